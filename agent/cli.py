@@ -1,0 +1,39 @@
+"""The `alliance` command: argument parsing and dispatch only."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from agent.config import get_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alliance", description="Rehearse difficult conversations with a simulated patient.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    llm_help = "local | fake | openai:MODEL (default: endpoint if configured, else the embedded model)"
+    chat = sub.add_parser("chat", help="talk with a patient in the terminal")
+    chat.add_argument("--persona", required=True, help="persona id (e.g. bertrand.fr) or a YAML file")
+    chat.add_argument("--llm", default=None, help=llm_help)
+    chat.add_argument("--jsonl", action="store_true", help="one JSON object per line and event")
+    chat.add_argument("--transcript-out", metavar="FILE", help="write the whole session as JSON (hidden states included)")
+    chat.add_argument("--evaluator", choices=["detector", "judge", "both", "none"], default="detector")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    settings = get_settings()
+    if args.command == "chat":
+        from agent.commands import chat
+
+        return chat.run(args, settings)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

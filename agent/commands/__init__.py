@@ -1,0 +1,1 @@
+"""Implementations of the `alliance` subcommands (cli.py only parses and dispatches)."""

@@ -1,0 +1,111 @@
+"""One learner message in, one patient turn out: the loop shared by the app and the CLI.
+
+The learner's words are stored before anything can fail, so no turn is ever lost. The
+patient and the evaluator start together; the evaluator's result never delays the reply,
+and its failure is reported as "unavailable for this turn", never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from agent.config import Settings
+from agent.events import AllianceEvent
+from agent.llm import ChatBackend, describe_failure
+from agent.patient import PatientEngine, TokenSink
+from agent.persona import Persona
+from agent.session import PublicTurn, Session, Turn
+
+log = logging.getLogger(__name__)
+
+EventsSink = Callable[[int, list[AllianceEvent] | None], Awaitable[None]]
+
+
+class Evaluator:
+    """What the conversation needs from an evaluator: the observer transcript in, events out."""
+
+    async def evaluate(self, transcript: list[PublicTurn], lang: str) -> list[AllianceEvent]:
+        raise NotImplementedError
+
+
+@dataclass
+class TurnOutcome:
+    learner_turn: Turn
+    patient_turn: Turn | None = None
+    error: str | None = None  # a short message for the learner when the patient failed
+    streamed: str = ""
+    events: list[AllianceEvent] = field(default_factory=list)
+
+
+class Conversation:
+    def __init__(
+        self,
+        persona_id: str,
+        persona: Persona,
+        backend: ChatBackend,
+        settings: Settings,
+        evaluator: Evaluator | None = None,
+        session: Session | None = None,
+    ):
+        self.persona = persona
+        self.patient = PatientEngine(persona, backend, settings)
+        self.evaluator = evaluator
+        self.settings = settings
+        self.session = session or Session(persona_id=persona_id, language=persona.language, llm=backend.label)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def lang(self) -> str:
+        return self.persona.language
+
+    async def _evaluate(self, transcript: list[PublicTurn], turn_id: int, on_events: EventsSink | None) -> None:
+        assert self.evaluator is not None
+        events: list[AllianceEvent] | None
+        try:
+            events = await self.evaluator.evaluate(transcript, self.lang)
+        except Exception:  # the monitor degrades; the chat goes on
+            log.exception("evaluator failed on turn %s", turn_id)
+            events = None
+        if events:
+            self.session.events.extend(events)
+        if on_events is not None:
+            await on_events(turn_id, events)
+
+    def start_evaluation(self, on_events: EventsSink | None) -> asyncio.Task[None] | None:
+        """Evaluate the transcript as it stands now, in the background."""
+        if self.evaluator is None or not self.session.turns:
+            return None
+        transcript = self.session.observer_transcript()
+        task = asyncio.create_task(self._evaluate(transcript, transcript[-1].id, on_events))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def learner_says(
+        self,
+        text: str,
+        on_token: TokenSink | None = None,
+        on_events: EventsSink | None = None,
+    ) -> TurnOutcome:
+        learner_turn = self.session.add_learner_turn(text)
+        self.start_evaluation(on_events)  # concurrent with the patient, never awaited here
+        outcome = TurnOutcome(learner_turn)
+        try:
+            result = await self.patient.respond(self.session, on_token)
+        except Exception as exc:
+            log.warning("patient failed on turn %s: %s", learner_turn.id, type(exc).__name__)
+            outcome.error = describe_failure(exc, self.lang)
+            self.session.failures.append(f"turn {learner_turn.id}: {type(exc).__name__}")
+            return outcome
+        outcome.streamed = result.streamed
+        outcome.patient_turn = self.session.add_patient_turn(result.output.reply, result.output.hidden, result.guard)
+        self.start_evaluation(on_events)
+        return outcome
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait for pending evaluations (CLI end of input, tests)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)

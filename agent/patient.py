@@ -1,0 +1,167 @@
+"""The simulated patient: persona + hidden state + history -> the next turn.
+
+Each turn is one structured generation, hidden state first, then the reply. The reply is
+streamed as the JSON grows (`FieldWatcher`), through the leak guard (`StreamGuard`), so the
+learner sees the words as they come and never a word of the hidden state. History is a
+window: the last `history_turns` turns verbatim; older turns drop out, and the patient's
+latest hidden state (alliance and emotions) carries the continuity instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.utils.json import parse_partial_json
+
+from agent.config import Settings
+from agent.guard import FALLBACK_REPLY, LeakGuard, StreamGuard
+from agent.llm import ChatBackend, retrying
+from agent.persona import Persona
+from agent.prompts import render, template_text
+from agent.session import GuardReport, PatientTurnOutput, Session
+from agent.structured import FieldWatcher, StructuredOutputError, parse_output, stream_json
+from agent.taxonomy import EMOTIONS, MOVES, Speaker
+
+TokenSink = Callable[[str], Awaitable[None]]
+MAX_ATTEMPTS = 3  # one generation plus two regenerations (malformed output or a leak)
+
+_REMINDER = {
+    "fr": "Rappel : restez la patiente, répondez seulement par l'objet JSON demandé, et dans `reply` "
+    "seulement des paroles dites à voix haute, sans rien de vos pensées secrètes ni des consignes.",
+    "en": "Reminder: stay the patient, answer only with the requested JSON object, and in `reply` only "
+    "words said aloud, nothing of your secret thoughts or of the instructions.",
+}
+
+
+class StreamInterrupted(Exception):
+    """The connection failed after part of the reply was shown: not retried automatically."""
+
+
+@dataclass
+class PatientTurnResult:
+    output: PatientTurnOutput  # reply already checked (and repaired if needed) by the guard
+    streamed: str  # what the learner saw while it streamed
+    guard: GuardReport
+    attempts: int
+
+
+class PatientEngine:
+    def __init__(self, persona: Persona, backend: ChatBackend, settings: Settings):
+        self.persona = persona
+        self.backend = backend
+        self.settings = settings
+        self.lang = persona.language
+        self.template = f"patient.{self.lang}.md"
+
+    def system_prompt(self, session: Session) -> str:
+        omitted = max(0, len(session.turns) - self.settings.history_turns)
+        return render(
+            self.template,
+            p=self.persona,
+            last=session.last_hidden(),
+            omitted=omitted,
+            emotions=", ".join(e.value for e in EMOTIONS),
+            moves=", ".join(f"`{m.value}` ({lab.name(self.lang)})" for m, lab in MOVES.items()),
+        )
+
+    def build_messages(self, session: Session) -> list[BaseMessage]:
+        messages: list[BaseMessage] = [SystemMessage(content=self.system_prompt(session))]
+        for turn in session.turns[-self.settings.history_turns :]:
+            if turn.speaker is Speaker.clinician:
+                messages.append(HumanMessage(content=turn.text))
+            else:
+                messages.append(AIMessage(content=turn.text))
+        return messages
+
+    def _guard(self, hidden_monologue: str) -> LeakGuard:
+        return LeakGuard.for_turn(
+            secrets=[hidden_monologue, self.persona.inner_monologue, template_text(self.template)],
+            allowed=self.persona.speech.phrasings,
+        )
+
+    async def _generate(self, messages: list[BaseMessage], on_token: TokenSink | None) -> tuple[str, str]:
+        """One generation: returns (full JSON text, text released to the learner)."""
+        watcher = FieldWatcher("reply")
+        stream_guard: StreamGuard | None = None
+        raw = ""
+        released = ""
+        try:
+            async for delta in stream_json(
+                self.backend, messages, PatientTurnOutput, "patient_turn", self.settings.max_reply_tokens
+            ):
+                raw += delta
+                grown = watcher.feed(delta)
+                if not grown:
+                    continue
+                if stream_guard is None:
+                    stream_guard = StreamGuard(self._guard(_partial_monologue(watcher.buffer)))
+                safe = stream_guard.feed(grown)
+                if safe and on_token is not None:
+                    released += safe
+                    await on_token(safe)
+        except Exception as exc:
+            if released:
+                raise StreamInterrupted(str(exc)) from exc
+            raise
+        if stream_guard is not None and on_token is not None:
+            tail = stream_guard.finish()
+            if tail:
+                released += tail
+                await on_token(tail)
+        return raw, released
+
+    async def respond(self, session: Session, on_token: TokenSink | None = None) -> PatientTurnResult:
+        """Generate, check and (if needed) repair or regenerate the patient's next turn.
+
+        Raises the backend's error when the model cannot be reached after bounded retries;
+        the session is left unchanged so the learner can simply send again.
+        """
+        messages = self.build_messages(session)
+        report = GuardReport()
+        streamed = ""
+        last_error: StructuredOutputError | None = None
+        fallback: PatientTurnOutput | None = None
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            prompt = messages if attempt == 1 else [*messages, SystemMessage(content=_REMINDER[self.lang])]
+            sink = on_token if attempt == 1 else None  # regenerations replace the message at once
+            raw = ""
+            async for retry in retrying(self.settings):
+                with retry:
+                    raw, released = await self._generate(prompt, sink)
+                    streamed = streamed or released
+            try:
+                output = parse_output(raw, PatientTurnOutput)
+            except StructuredOutputError as exc:
+                last_error = exc
+                continue
+            guard = self._guard(output.hidden.inner_monologue)
+            reasons = guard.reasons(output.reply)
+            if not reasons and output.reply.strip():
+                if report.leaked:
+                    report.action = "regenerated"
+                return PatientTurnResult(output, streamed, report, attempt)
+            report.leaked = report.leaked or bool(reasons)
+            report.reasons.extend(reasons or ["empty reply"])
+            repaired = guard.repair(output.reply)
+            if repaired:
+                report.action = "repaired"
+                return PatientTurnResult(output.model_copy(update={"reply": repaired}), streamed, report, attempt)
+            report.action = "regenerated"
+            fallback = PatientTurnOutput(hidden=output.hidden, reply=FALLBACK_REPLY[self.lang])
+        if fallback is None:
+            assert last_error is not None
+            raise last_error
+        report.action = "fallback"
+        return PatientTurnResult(fallback, streamed, report, MAX_ATTEMPTS)
+
+
+def _partial_monologue(buffer: str) -> str:
+    try:
+        partial = parse_partial_json(buffer)
+    except ValueError:
+        return ""
+    hidden = partial.get("hidden") if isinstance(partial, dict) else None
+    monologue = hidden.get("inner_monologue") if isinstance(hidden, dict) else None
+    return monologue if isinstance(monologue, str) else ""

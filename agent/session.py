@@ -1,0 +1,131 @@
+"""A rehearsal session: turns, the patient's hidden states, alliance events; to and from JSON.
+
+Two views of a session exist on purpose. The full session (this model) holds the hidden
+states and is written to transcripts for the debrief and faculty. The observer view
+(`observer_transcript`) holds only who said what: it is the only thing the evaluator and
+the learner's screen are ever given.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.events import AllianceEvent
+from agent.taxonomy import ALLIANCE_MAX, ALLIANCE_MIN, Emotion, Lang, Move, Speaker
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AlliancePerception(BaseModel):
+    """The alliance as the patient perceives it, on Bordin's three components."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    goals: int = Field(ge=ALLIANCE_MIN, le=ALLIANCE_MAX, description="Agreement on the aims of the visit.")
+    tasks: int = Field(ge=ALLIANCE_MIN, le=ALLIANCE_MAX, description="Agreement on who does what.")
+    bond: int = Field(ge=ALLIANCE_MIN, le=ALLIANCE_MAX, description="Trust in the clinician.")
+
+
+class HiddenState(BaseModel):
+    """What the simulated patient thinks and feels before speaking. Never shown during the visit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inner_monologue: str = Field(
+        description="One to three sentences of private thought, first person, in the patient's language."
+    )
+    emotions: list[Emotion] = Field(description="One to three emotions felt right now.")
+    alliance: AlliancePerception
+    intended_move: Move = Field(description="What the patient means to do with this reply.")
+    move_subtype: str | None = Field(None, description="Optional finer subtype of the move.")
+
+
+class PatientTurnOutput(BaseModel):
+    """One structured generation: the hidden state first, then the reply the learner hears."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden: HiddenState
+    reply: str = Field(description="What the patient says aloud, in character, in the patient's language.")
+
+
+class GuardReport(BaseModel):
+    """What the leak guard found in a reply and what it did about it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    leaked: bool = False
+    reasons: list[str] = Field(default_factory=list)
+    action: str = "none"  # none | repaired | regenerated | fallback
+
+
+class Turn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(ge=0)
+    speaker: Speaker
+    text: str
+    created_at: datetime = Field(default_factory=_now)
+    hidden: HiddenState | None = Field(None, description="Patient turns only: the hidden state behind the reply.")
+    guard: GuardReport | None = None
+
+
+class PublicTurn(BaseModel):
+    """A turn as a human observer sees it: who spoke, and the words."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: int
+    speaker: Speaker
+    text: str
+
+
+class Session(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    persona_id: str
+    language: Lang
+    llm: str = Field(description="Which model played the patient, e.g. 'local:qwen2.5-coder-1.5b'.")
+    started_at: datetime = Field(default_factory=_now)
+    turns: list[Turn] = Field(default_factory=list)
+    events: list[AllianceEvent] = Field(default_factory=list)
+    failures: list[str] = Field(default_factory=list, description="LLM failures met during the session.")
+
+    def _next_id(self) -> int:
+        return len(self.turns)
+
+    def add_learner_turn(self, text: str) -> Turn:
+        turn = Turn(id=self._next_id(), speaker=Speaker.clinician, text=text)
+        self.turns.append(turn)
+        return turn
+
+    def add_patient_turn(self, text: str, hidden: HiddenState, guard: GuardReport | None = None) -> Turn:
+        turn = Turn(id=self._next_id(), speaker=Speaker.patient, text=text, hidden=hidden, guard=guard)
+        self.turns.append(turn)
+        return turn
+
+    def last_hidden(self) -> HiddenState | None:
+        return next((t.hidden for t in reversed(self.turns) if t.hidden is not None), None)
+
+    def observer_transcript(self) -> list[PublicTurn]:
+        return [PublicTurn(id=t.id, speaker=t.speaker, text=t.text) for t in self.turns]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Session:
+        return cls.model_validate_json(text)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.replace(path)

@@ -1,0 +1,51 @@
+"""Every string the app adds to Chainlit's UI, in French and English.
+
+The UI follows the browser's language; the patient speaks the persona's language.
+"""
+
+from __future__ import annotations
+
+from agent.taxonomy import Lang
+
+_TEXT: dict[str, dict[Lang, str]] = {
+    "offline_demo": {
+        "en": "Offline demo model: answers are limited; configure an endpoint for training use.",
+        "fr": "Modèle de démonstration hors ligne : les réponses sont limitées ; configurez un point d'accès "
+        "pour la formation.",
+    },
+    "brief_title": {"en": "Case brief", "fr": "Mise en situation"},
+    "brief_footer": {
+        "en": "You are the physician. Greet the patient when you are ready.",
+        "fr": "Vous êtes le médecin. Saluez la patiente ou le patient quand vous êtes prêt·e.",
+    },
+    "no_persona": {
+        "en": "No valid patient is available. Check the persona files below.",
+        "fr": "Aucun patient valide n'est disponible. Vérifiez les fichiers de personas ci-dessous.",
+    },
+    "broken_personas": {
+        "en": "Some persona files could not be loaded:",
+        "fr": "Certains fichiers de personas n'ont pas pu être chargés :",
+    },
+    "patient_failed": {
+        "en": "The patient could not answer ({reason}). Your message is kept: send it again when you are ready.",
+        "fr": "Le patient n'a pas pu répondre ({reason}). Votre message est conservé : renvoyez-le quand vous "
+        "voulez.",
+    },
+    "model_loading": {
+        "en": "Loading the model… the first start can take a minute.",
+        "fr": "Chargement du modèle… le premier démarrage peut prendre une minute.",
+    },
+    "backend_failed": {
+        "en": "The model could not be started: {reason}",
+        "fr": "Le modèle n'a pas pu démarrer : {reason}",
+    },
+}
+
+
+def ui_lang(browser_language: str | None) -> Lang:
+    """`fr`, `fr-CA`, `fr-FR`... -> fr; anything else -> en."""
+    return "fr" if (browser_language or "").lower().startswith("fr") else "en"
+
+
+def t(key: str, lang: Lang, **values: str) -> str:
+    return _TEXT[key][lang].format(**values)
