@@ -10,7 +10,9 @@ from agent.config import get_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alliance", description="Rehearse difficult conversations with a simulated patient.")
+    parser = argparse.ArgumentParser(
+        prog="alliance", description="Rehearse difficult conversations with a simulated patient."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -19,7 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--persona", required=True, help="persona id (e.g. bertrand.fr) or a YAML file")
     chat.add_argument("--llm", default=None, help=llm_help)
     chat.add_argument("--jsonl", action="store_true", help="one JSON object per line and event")
-    chat.add_argument("--transcript-out", metavar="FILE", help="write the whole session as JSON (hidden states included)")
+    chat.add_argument(
+        "--transcript-out", metavar="FILE", help="write the whole session as JSON (hidden states included)"
+    )
     chat.add_argument("--evaluator", choices=["detector", "judge", "both", "none"], default="detector")
     return parser
 

@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     # The session.
     personas_dir: Path = Field(REPO_ROOT / "personas", validation_alias="ALLIANCE_PERSONAS_DIR")
     history_turns: int = Field(
-        12, ge=2, le=200, validation_alias="ALLIANCE_HISTORY_TURNS",
+        12,
+        ge=2,
+        le=200,
+        validation_alias="ALLIANCE_HISTORY_TURNS",
         description="Turns of verbatim history the patient sees (a window; older turns drop out).",
     )
     max_reply_tokens: int = Field(400, ge=32, validation_alias="ALLIANCE_MAX_REPLY_TOKENS")

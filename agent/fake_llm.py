@@ -16,7 +16,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 Responder = Callable[[Sequence[BaseMessage]], str]
 
@@ -55,7 +55,7 @@ class ScriptedChatModel(BaseChatModel):
     responder: Responder = default_patient_responder
     chunk_size: int = 6
     delay_s: float = 0.0
-    calls: list[list[BaseMessage]] = []
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:

@@ -154,7 +154,11 @@ def describe_failure(exc: BaseException, lang: str) -> str:
     if isinstance(exc, openai.AuthenticationError):
         return "Le modèle refuse la clé d'API configurée." if fr else "The model rejected the configured API key."
     if isinstance(exc, openai.RateLimitError):
-        return "Le modèle est surchargé ; réessayez dans un instant." if fr else "The model is busy; try again in a moment."
+        return (
+            "Le modèle est surchargé ; réessayez dans un instant."
+            if fr
+            else "The model is busy; try again in a moment."
+        )
     if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
         return "Le modèle n'a pas répondu à temps." if fr else "The model did not answer in time."
     if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):

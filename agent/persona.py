@@ -26,11 +26,9 @@ class SpeechStyle(_Strict):
     register_: str = Field(
         alias="register",
         description="How the patient talks: formality, vocabulary, regional colour. "
-        "Example: 'Québec French, vouvoie her doctor, plain words, a little nervous'."
+        "Example: 'Québec French, vouvoie her doctor, plain words, a little nervous'.",
     )
-    length: str = Field(
-        description="Typical length of a reply. Example: 'two to four sentences; shorter when hurt'."
-    )
+    length: str = Field(description="Typical length of a reply. Example: 'two to four sentences; shorter when hurt'.")
     phrasings: list[str] = Field(
         default_factory=list,
         description="A few expressions the patient really uses, in the persona's language. "
@@ -147,9 +145,7 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
@@ -198,14 +194,16 @@ def _read_text(path: Path) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PersonaLoadError([PersonaError(path, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from exc
+        raise PersonaLoadError(
+            [PersonaError(path, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        ) from exc
 
 
 def parse_persona(text: str, path: Path) -> Persona:
     """Parse and validate persona YAML text. Raises PersonaLoadError with located errors."""
     try:
         root = yaml.compose(text, Loader=_SafeLineLoader)  # type: ignore[arg-type]
-        data = yaml.load(text, Loader=_SafeLineLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_SafeLineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -17,8 +17,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
-_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
-                            trim_blocks=True, lstrip_blocks=True)
+_env = SandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True
+)
 
 
 @lru_cache(maxsize=64)

@@ -131,7 +131,9 @@ def parse_output(text: str, output: type[T]) -> T:
     try:
         return output.model_validate_json(cleaned[start : end + 1])
     except ValidationError as exc:
-        raise StructuredOutputError(f"the model's answer does not match {output.__name__}: {exc.error_count()} errors") from exc
+        raise StructuredOutputError(
+            f"the model's answer does not match {output.__name__}: {exc.error_count()} errors"
+        ) from exc
 
 
 class FieldWatcher:

@@ -28,8 +28,7 @@ _TEXT: dict[str, dict[Lang, str]] = {
     },
     "patient_failed": {
         "en": "The patient could not answer ({reason}). Your message is kept: send it again when you are ready.",
-        "fr": "Le patient n'a pas pu répondre ({reason}). Votre message est conservé : renvoyez-le quand vous "
-        "voulez.",
+        "fr": "Le patient n'a pas pu répondre ({reason}). Votre message est conservé : renvoyez-le quand vous voulez.",
     },
     "model_loading": {
         "en": "Loading the model… the first start can take a minute.",
@@ -39,6 +38,14 @@ _TEXT: dict[str, dict[Lang, str]] = {
         "en": "The model could not be started: {reason}",
         "fr": "Le modèle n'a pas pu démarrer : {reason}",
     },
+    "coaching_level": {"en": "Coaching level", "fr": "Niveau d'accompagnement"},
+    "coaching_help": {
+        "en": "Exam: nothing live. Learner: flags on your turns. Coach: also the patient's markers, and hints.",
+        "fr": "Examen : rien en direct. Apprenant : signaux sur vos tours. Coach : aussi les marqueurs du patient, "
+        "et des pistes.",
+    },
+    "hint": {"en": "Hint", "fr": "Piste"},
+    "hint_title": {"en": "A repair move you could try", "fr": "Une piste de réparation à essayer"},
 }
 
 

@@ -36,8 +36,17 @@ async def _chat(args: argparse.Namespace, settings: Settings, lines: TextIO, out
     session = conversation.session
     interactive = lines.isatty() and not args.jsonl
     if args.jsonl:
-        _emit(out, {"type": "session_start", "session": session.id, "persona": loaded.id,
-                    "language": session.language, "llm": backend.label, "offline_demo": backend.offline_demo})
+        _emit(
+            out,
+            {
+                "type": "session_start",
+                "session": session.id,
+                "persona": loaded.id,
+                "language": session.language,
+                "llm": backend.label,
+                "offline_demo": backend.offline_demo,
+            },
+        )
     else:
         out.write(f"{loaded.persona.display_name} — {loaded.persona.title}\n{loaded.persona.case_brief}\n")
         if backend.offline_demo:
