@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import chainlit as cl
-from chainlit.input_widget import Select
+from chainlit.input_widget import InputWidget, Select
 
 from agent.coach import hint_for
 from agent.config import get_settings
@@ -53,6 +54,20 @@ async def _refresh_monitor() -> None:
     )
 
 
+@cl.on_app_startup
+def app_startup() -> None:
+    """Load the embedded model once, before any learner connects.
+
+    Loading a GGUF holds the GIL for seconds; doing it here keeps it out of a live session.
+    """
+    global _backend
+    if not settings.endpoint_configured() and not settings.alliance_llm:
+        try:
+            _backend = build_backend(settings)
+        except (BackendError, OSError):
+            logging.getLogger(__name__).exception("embedded model not loaded at startup")
+
+
 @cl.set_chat_profiles
 async def chat_profiles(user: cl.User | None, language: str | None = None) -> list[cl.ChatProfile]:
     library = load_library(settings.personas_dir)  # read on every call: new files appear without a restart
@@ -87,7 +102,10 @@ async def start() -> None:
     except (BackendError, OSError) as exc:
         await cl.Message(content=t("backend_failed", lang, reason=str(exc)), author="Alliance").send()
         return
-    cl.user_session.set("conversation", Conversation(loaded.id, loaded.persona, backend, settings, evaluator))
+    conversation = Conversation(loaded.id, loaded.persona, backend, settings, evaluator)
+    cl.user_session.set("conversation", conversation)
+    if backend.prefill:
+        conversation.start_prefill()
     cl.user_session.set("level", CoachingLevel.learner.value)
     cl.user_session.set("unavailable", set())
     widgets: list[InputWidget] = [

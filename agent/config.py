@@ -32,7 +32,12 @@ class Settings(BaseSettings):
     # Embedded model (used when no endpoint is configured).
     local_model: Path | None = Field(None, validation_alias="ALLIANCE_LOCAL_MODEL")
     cache_dir: Path = Field(REPO_ROOT / ".data", validation_alias="ALLIANCE_CACHE_DIR")
-    local_ctx: int = Field(4096, ge=512, validation_alias="ALLIANCE_LOCAL_CTX")
+    local_ctx: int = Field(
+        8192,
+        ge=1024,
+        validation_alias="ALLIANCE_LOCAL_CTX",
+        description="Context of the embedded model, shared by its 2 parallel slots.",
+    )
     local_threads: int | None = Field(None, ge=1, validation_alias="ALLIANCE_LOCAL_THREADS")
 
     # The session.

@@ -74,14 +74,28 @@ class Conversation:
         if on_events is not None:
             await on_events(turn_id, events)
 
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def start_prefill(self) -> None:
+        """Warm the model's prompt cache in the background while the learner reads the brief."""
+
+        async def run() -> None:
+            try:
+                await self.patient.prefill(self.session)
+            except Exception as exc:  # only an optimisation: never surfaces
+                log.info("prefill skipped: %s", type(exc).__name__)
+
+        self._track(asyncio.create_task(run()))
+
     def start_evaluation(self, on_events: EventsSink | None) -> asyncio.Task[None] | None:
         """Evaluate the transcript as it stands now, in the background."""
         if self.evaluator is None or not self.session.turns:
             return None
         transcript = self.session.observer_transcript()
         task = asyncio.create_task(self._evaluate(transcript, transcript[-1].id, on_events))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._track(task)
         return task
 
     async def learner_says(

@@ -32,17 +32,21 @@ class ChatBackend:
     label: str
     offline_demo: bool = False
     structured_mode: StructuredMode = "auto"
+    # Small local models get a shorter patient prompt (CPU prompt processing is the bottleneck).
+    compact_prompt: bool = False
+    # Local models profit from processing the long system prompt while the learner reads the brief.
+    prefill: bool = False
     # Modes that failed on this backend, so that `auto` does not try them again.
     failed_modes: set[str] = field(default_factory=set)
 
 
-def _http_clients(timeout: float) -> dict[str, Any]:
+def _http_clients(timeout: float, trust_env: bool = True) -> dict[str, Any]:
     # An explicit httpx client: bounded timeouts, and it is what respx intercepts in tests
     # (openai 3.x would otherwise send through httpx2, past the mock).
     limits = httpx.Limits(max_connections=50, max_keepalive_connections=20)
     return {
-        "http_client": httpx.Client(timeout=timeout, limits=limits),
-        "http_async_client": httpx.AsyncClient(timeout=timeout, limits=limits),
+        "http_client": httpx.Client(timeout=timeout, limits=limits, trust_env=trust_env),
+        "http_async_client": httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=trust_env),
     }
 
 
@@ -97,10 +101,18 @@ def _local_backend(settings: Settings) -> ChatBackend:
         temperature=settings.temperature,
         timeout=max(settings.request_timeout_s, 180.0),  # a 2-core CPU is slow
         max_retries=0,
-        **_http_clients(max(settings.request_timeout_s, 180.0)),
+        # Loopback only: a proxy from the environment must never reroute 127.0.0.1.
+        **_http_clients(max(settings.request_timeout_s, 180.0), trust_env=False),
     )
     mode: StructuredMode = "json_schema" if settings.structured_mode == "auto" else settings.structured_mode
-    return ChatBackend(chat, f"local:{path.stem}", offline_demo=settings.local_model is None, structured_mode=mode)
+    return ChatBackend(
+        chat,
+        f"local:{path.stem}",
+        offline_demo=settings.local_model is None,
+        structured_mode=mode,
+        compact_prompt=True,
+        prefill=True,
+    )
 
 
 def build_backend(settings: Settings, spec: str | None = None) -> ChatBackend:

@@ -62,6 +62,8 @@ class PatientEngine:
             p=self.persona,
             last=session.last_hidden(),
             omitted=omitted,
+            full=not self.backend.compact_prompt,
+            limit=3 if self.backend.compact_prompt else 100,
             emotions=", ".join(e.value for e in EMOTIONS),
             moves=", ".join(f"`{m.value}` ({lab.name(self.lang)})" for m, lab in MOVES.items()),
         )
@@ -74,6 +76,16 @@ class PatientEngine:
             else:
                 messages.append(AIMessage(content=turn.text))
         return messages
+
+    async def prefill(self, session: Session) -> None:
+        """Have a local model process the system prompt now, so the first reply starts sooner.
+
+        llama.cpp keeps the processed prefix in its cache; the state section sits at the end of
+        the prompt so that the persona part stays cached from turn to turn.
+        """
+        if not self.backend.prefill:
+            return
+        await self.backend.model.bind(max_tokens=1).ainvoke([SystemMessage(content=self.system_prompt(session))])
 
     def _guard(self, hidden_monologue: str) -> LeakGuard:
         return LeakGuard.for_turn(
