@@ -25,6 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--transcript-out", metavar="FILE", help="write the whole session as JSON (hidden states included)"
     )
     chat.add_argument("--evaluator", choices=["detector", "judge", "both", "none"], default="detector")
+
+    flag = sub.add_parser("flag", help="print the alliance events of one turn as JSON lines")
+    flag.add_argument("--text", required=True, help="the turn to evaluate")
+    flag.add_argument("--speaker", choices=["clinician", "patient"], default="clinician")
+    flag.add_argument("--context-file", metavar="FILE", help="previous turns: a JSON list of {speaker, text}")
+    flag.add_argument("--lang", choices=["fr", "en"], default="en", help="language of the rationales")
+    flag.add_argument("--evaluator", choices=["detector", "judge", "both"], default="detector")
+    flag.add_argument("--llm", default=None, help=llm_help + " (for the judge)")
     return parser
 
 
@@ -36,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         from agent.commands import chat
 
         return chat.run(args, settings)
+    if args.command == "flag":
+        from agent.commands import flag
+
+        return flag.run(args, settings)
     return 2
 
 
