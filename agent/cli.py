@@ -33,6 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
     flag.add_argument("--lang", choices=["fr", "en"], default="en", help="language of the rationales")
     flag.add_argument("--evaluator", choices=["detector", "judge", "both"], default="detector")
     flag.add_argument("--llm", default=None, help=llm_help + " (for the judge)")
+
+    ev = sub.add_parser("eval", help="score the evaluator on labelled datasets (JSONL) or saved sessions")
+    ev.add_argument("--dataset", nargs="*", help="JSONL files (default: every file in evals/datasets/)")
+    ev.add_argument("--transcripts", metavar="DIR", help="score on saved sessions (gold: the patient's intended moves)")
+    ev.add_argument("--evaluator", choices=["detector", "judge", "both"], default="detector")
+    ev.add_argument("--llm", default=None, help=llm_help + " (for the judge)")
+    ev.add_argument("--predictions-out", metavar="FILE", help="one JSON line per item: id, label, events")
+    ev.add_argument("--report", metavar="DIR", help="write report.json and report.md")
+    ev.add_argument("--gate", metavar="TOML", help="exit 1 if macro-F1 is below the threshold in this file")
+    ev.add_argument("--concurrency", type=int, default=4, help="parallel judge calls")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -44,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         from agent.commands import chat
 
         return chat.run(args, settings)
+    if args.command == "eval":
+        from agent.commands import eval as eval_command
+
+        return eval_command.run(args, settings)
     if args.command == "flag":
         from agent.commands import flag
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Any, Literal
 
+from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -51,6 +52,11 @@ class Judge:
     def __init__(self, backend: ChatBackend, settings: Settings):
         self.backend = backend
         self.settings = settings
+        self._usage = UsageMetadataCallbackHandler()
+
+    def usage(self) -> dict[str, Any]:
+        """Tokens used so far, per model (as the endpoint reported them)."""
+        return {model: dict(counts) for model, counts in self._usage.usage_metadata.items()}
 
     def messages(self, transcript: list[PublicTurn], lang: Lang) -> list[SystemMessage | HumanMessage]:
         system = render(
@@ -70,7 +76,12 @@ class Judge:
             async for attempt in retrying(self.settings):
                 with attempt:
                     raw = "".join(
-                        [d async for d in stream_json(self.backend, messages, JudgeOutput, "alliance_findings")]
+                        [
+                            d
+                            async for d in stream_json(
+                                self.backend, messages, JudgeOutput, "alliance_findings", callbacks=[self._usage]
+                            )
+                        ]
                     )
             try:
                 return parse_output(raw, JudgeOutput)

@@ -95,6 +95,7 @@ async def stream_json(
     output: type[BaseModel],
     name: str,
     max_tokens: int | None = None,
+    callbacks: list[Any] | None = None,
 ) -> AsyncIterator[str]:
     """Yield the model's JSON answer as text deltas, picking the first mode the backend accepts.
 
@@ -107,7 +108,7 @@ async def stream_json(
         prompt = list(messages) if mode == "json_schema" else _with_schema_hint(messages, schema)
         started = False
         try:
-            async for chunk in runnable.astream(prompt):
+            async for chunk in runnable.astream(prompt, config={"callbacks": callbacks} if callbacks else None):
                 text = _delta_text(chunk)
                 if text:
                     started = True

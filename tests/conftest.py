@@ -1,0 +1,187 @@
+"""Shared fixtures: an isolated environment, no network, and a scripted (fake) chat backend.
+
+Every test runs in its own empty working directory with the OpenAI and ALLIANCE_* variables
+removed (ALLIANCE_CACHE_DIR excepted: it only says where the fetched local model lives), so
+no developer `.env` or shell export can change what a test sees. Sockets may connect to
+loopback only (the real local-model test talks to an in-process server on 127.0.0.1);
+anything else fails loudly with `NetworkBlocked`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+from agent.config import REPO_ROOT, Settings
+from agent.fake_llm import ScriptedChatModel
+from agent.llm import ChatBackend
+
+Responder = Callable[[Sequence[BaseMessage]], str]
+
+PERSONAS_DIR = REPO_ROOT / "personas"
+_KEPT_ALLIANCE_VARS = {"ALLIANCE_CACHE_DIR"}
+_OPENAI_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_VERSION")
+
+
+class NetworkBlocked(RuntimeError):
+    """A test tried to reach a non-loopback address. Not an OSError, so no client retries it."""
+
+
+# --------------------------------------------------------------------------- environment
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    for name in _OPENAI_VARS:
+        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("ALLIANCE_") and name not in _KEPT_ALLIANCE_VARS:
+            monkeypatch.delenv(name, raising=False)
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)  # no stray `.env` is read from the repo or the caller's directory
+    yield workdir
+
+
+# --------------------------------------------------------------------------- no network
+
+
+def _is_loopback_host(host: Any) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    host = host.strip("[]").split("%", 1)[0]
+    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_address(address: Any) -> None:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path: local by construction
+        return
+    if isinstance(address, tuple) and address and _is_loopback_host(address[0]):
+        return
+    raise NetworkBlocked(f"test tried to reach {address!r}; only loopback is allowed in tests")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_create_connection = socket.create_connection
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded_connect(self: socket.socket, address: Any) -> None:
+        _check_address(address)
+        return real_connect(self, address)
+
+    def guarded_connect_ex(self: socket.socket, address: Any) -> int:
+        _check_address(address)
+        return real_connect_ex(self, address)
+
+    def guarded_create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+        _check_address(address)
+        return real_create_connection(address, *args, **kwargs)
+
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        # A DNS lookup of a remote name is already a network access.
+        if host is not None and not _is_loopback_host(host):
+            raise NetworkBlocked(f"test tried to resolve {host!r}; only loopback is allowed in tests")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+    monkeypatch.setattr(socket, "create_connection", guarded_create_connection)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+
+
+# --------------------------------------------------------------------------- settings and backends
+
+
+@pytest.fixture
+def make_settings() -> Callable[..., Settings]:
+    """Settings for the fake backend; keyword arguments override fields (by field name)."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "alliance_llm": "fake",
+            "personas_dir": PERSONAS_DIR,
+            "max_retries": 0,  # no tenacity backoff sleeps in unit tests
+            "request_timeout_s": 30.0,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+def build_scripted_backend(responder: Responder, *, chunk_size: int = 6, delay_s: float = 0.0) -> ChatBackend:
+    model = ScriptedChatModel(responder=responder, chunk_size=chunk_size, delay_s=delay_s)
+    return ChatBackend(model, "fake", structured_mode="json_schema")
+
+
+@pytest.fixture
+def scripted_backend() -> Callable[..., ChatBackend]:
+    """Factory: responder function (messages -> model text) -> a ChatBackend over ScriptedChatModel."""
+    return build_scripted_backend
+
+
+def patient_json(
+    reply: str,
+    monologue: str = "Je me demande ce qu'il pense de moi.",
+    *,
+    emotions: Sequence[str] = ("anxiety",),
+    alliance: tuple[int, int, int] = (4, 4, 4),
+    move: str = "none",
+    subtype: str | None = None,
+) -> str:
+    """The JSON text of one patient turn, as the model would write it (hidden state first)."""
+    goals, tasks, bond = alliance
+    hidden = {
+        "inner_monologue": monologue,
+        "emotions": list(emotions),
+        "alliance": {"goals": goals, "tasks": tasks, "bond": bond},
+        "intended_move": move,
+        "move_subtype": subtype,
+    }
+    return json.dumps({"hidden": hidden, "reply": reply}, ensure_ascii=False)
+
+
+@pytest.fixture
+def turn_json() -> Callable[..., str]:
+    """Factory for the JSON of one patient turn (see `patient_json`)."""
+    return patient_json
+
+
+def sequence_responder(*texts: str) -> Responder:
+    """A responder that answers each call with the next text (the last one repeats)."""
+    calls = {"n": 0}
+
+    def respond(messages: Sequence[BaseMessage]) -> str:
+        index = min(calls["n"], len(texts) - 1)
+        calls["n"] += 1
+        return texts[index]
+
+    return respond
+
+
+@pytest.fixture
+def responder_sequence() -> Callable[..., Responder]:
+    return sequence_responder
