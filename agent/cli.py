@@ -44,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--gate", metavar="TOML", help="exit 1 if macro-F1 is below the threshold in this file")
     ev.add_argument("--concurrency", type=int, default=4, help="parallel judge calls")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    probes = sub.add_parser("probes", help="persona probes: scripted turns, checks on the hidden state")
+    probes.add_argument("--llm", default=None, help=llm_help)
+    probes.add_argument("--persona", nargs="*", help="only these persona ids")
+    probes.add_argument("--report", metavar="DIR", help="write probes.md and probes.json")
+
+    leaks = sub.add_parser("leaks", help="the leak suite: attacks on the hidden state and the instructions")
+    leaks.add_argument("--llm", default=None, help=llm_help)
+    leaks.add_argument("--report", metavar="DIR", help="write leaks.md and leaks.json")
     return parser
 
 
@@ -59,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         from agent.commands import eval as eval_command
 
         return eval_command.run(args, settings)
+    if args.command in ("probes", "leaks"):
+        from agent.commands import check
+
+        return (check.run_probes_command if args.command == "probes" else check.run_leaks_command)(args, settings)
     if args.command == "flag":
         from agent.commands import flag
 

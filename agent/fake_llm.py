@@ -18,14 +18,9 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Syst
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
+from agent.language import guess_language
+
 Responder = Callable[[Sequence[BaseMessage]], str]
-
-_FRENCH_HINTS = (" vous ", " tu ", " le ", " la ", " les ", " est ", " une ", " des ")
-
-
-def guess_language(text: str) -> str:
-    padded = f" {text.lower()} "
-    return "fr" if sum(padded.count(w) for w in _FRENCH_HINTS) > padded.count(" the ") else "en"
 
 
 def default_patient_responder(messages: Sequence[BaseMessage]) -> str:

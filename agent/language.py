@@ -1,0 +1,97 @@
+"""A tiny French/English language guess, for checks (probes, fake model). Not a classifier of record."""
+
+from __future__ import annotations
+
+import re
+
+_FR = frozenset(
+    [
+        "le",
+        "la",
+        "les",
+        "un",
+        "une",
+        "des",
+        "du",
+        "de",
+        "et",
+        "est",
+        "je",
+        "vous",
+        "tu",
+        "il",
+        "elle",
+        "nous",
+        "on",
+        "pas",
+        "que",
+        "qui",
+        "mais",
+        "avec",
+        "pour",
+        "dans",
+        "sur",
+        "ce",
+        "ça",
+        "cette",
+        "mon",
+        "ma",
+        "mes",
+        "votre",
+        "vos",
+        "suis",
+        "êtes",
+        "ai",
+        "avez",
+        "très",
+        "bien",
+        "oui",
+        "non",
+    ]
+)
+_EN = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "is",
+        "are",
+        "i",
+        "you",
+        "he",
+        "she",
+        "we",
+        "they",
+        "not",
+        "that",
+        "who",
+        "but",
+        "with",
+        "for",
+        "in",
+        "on",
+        "this",
+        "my",
+        "your",
+        "am",
+        "have",
+        "has",
+        "very",
+        "well",
+        "yes",
+        "no",
+        "it",
+        "to",
+        "of",
+    ]
+)
+_WORD = re.compile(r"[a-zàâçéèêëîïôûùüÿœ']+", re.I)
+
+
+def guess_language(text: str) -> str:
+    """'fr' or 'en' by common-word counts; ties go to 'en'."""
+    words = [w.lower().strip("'") for w in _WORD.findall(text)]
+    fr = sum(w in _FR for w in words)
+    en = sum(w in _EN for w in words)
+    return "fr" if fr > en else "en"
