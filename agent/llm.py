@@ -20,6 +20,7 @@ from agent.config import Settings, StructuredMode
 from agent.fake_llm import ScriptedChatModel
 
 LOCAL_API_KEY = "alliance-local"  # the in-process server checks no key; the client needs one
+LOCAL_TIMEOUT_S = 600.0
 
 
 class BackendError(Exception):
@@ -58,6 +59,7 @@ def _openai_backend(settings: Settings, model: str) -> ChatBackend:
         "temperature": settings.temperature,
         "timeout": settings.request_timeout_s,
         "max_retries": 0,  # tenacity owns retries (see `retrying`)
+        "stream_chunk_timeout": settings.request_timeout_s,
         "stream_usage": True,
         **_http_clients(settings.request_timeout_s),
     }
@@ -99,10 +101,12 @@ def _local_backend(settings: Settings) -> ChatBackend:
         api_key=LOCAL_API_KEY,  # type: ignore[arg-type]
         base_url=server.base_url,
         temperature=settings.temperature,
-        timeout=max(settings.request_timeout_s, 180.0),  # a 2-core CPU is slow
+        timeout=LOCAL_TIMEOUT_S,
+        # Before its first token, a CPU model processes the whole prompt: minutes on 2 busy cores.
+        stream_chunk_timeout=LOCAL_TIMEOUT_S,
         max_retries=0,
         # Loopback only: a proxy from the environment must never reroute 127.0.0.1.
-        **_http_clients(max(settings.request_timeout_s, 180.0), trust_env=False),
+        **_http_clients(LOCAL_TIMEOUT_S, trust_env=False),
     )
     mode: StructuredMode = "json_schema" if settings.structured_mode == "auto" else settings.structured_mode
     return ChatBackend(

@@ -1,0 +1,147 @@
+"""The eval harness and its gate: format, unscored labels, reports, and a gate that can fail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.cli import main
+from agent.commands.eval import THRESHOLDS, check_gate
+from agent.config import REPO_ROOT
+from agent.detector import Detector, DetectorModel, Head, load_default_model
+from agent.evaluator import AllianceEvaluator
+from agent.harness import load_datasets, predicted_label, score, solve
+from agent.taxonomy import Speaker
+
+HELDOUT = [REPO_ROOT / "evals/datasets/gold_fr_heldout.jsonl", REPO_ROOT / "evals/datasets/gold_en_heldout.jsonl"]
+
+
+def _write(path: Path, rows: list[object]) -> Path:
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    return path
+
+
+def test_minimal_format_foreign_labels_and_broken_lines_run_to_the_end(tmp_path, capsys):
+    dataset = _write(
+        tmp_path / "other_team.jsonl",
+        [
+            {
+                "id": "a",
+                "context": [],
+                "speaker": "patient",
+                "text": "You never listen to me, this is useless.",
+                "gold_label": "confrontation",
+                "extra": 1,
+            },
+            {
+                "id": "b",
+                "context": [{"speaker": "patient", "text": "I'm scared."}],
+                "speaker": "clinician",
+                "text": "That sounds really frightening.",
+                "gold_label": "validation",
+            },
+            "{not json",
+            {"id": "c", "context": [], "speaker": "clinician", "text": "Please sit down.", "gold_label": "none"},
+        ],
+    )
+    predictions = tmp_path / "p.jsonl"
+    report_dir = tmp_path / "report"
+    status = main(
+        [
+            "eval",
+            "--dataset",
+            str(dataset),
+            "--predictions-out",
+            str(predictions),
+            "--report",
+            str(report_dir),
+            "--quiet",
+        ]
+    )
+    out = capsys.readouterr()
+    assert status == 0
+    last = out.out.strip().splitlines()[-1]
+    assert last.startswith("macro_f1=") and last.endswith(" n=2"), last
+    float(last.split()[0].split("=")[1])
+    rows = [json.loads(line) for line in predictions.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b", "c"]  # every readable item predicted, unscored ones too
+    assert rows[1]["label"] in ("clarifying", "reflective", "emotional", "exploratory", "none")
+    assert all(set(r) >= {"id", "label", "events"} for r in rows)
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["unscored"] == {"validation": 1}
+    assert any("not JSON" in e for e in report["load_errors"])
+    assert "| label | precision | recall | F1 | support |" in (report_dir / "report.md").read_text()
+    assert "not JSON" in out.err
+
+
+def test_predicted_label_takes_the_most_confident_event_of_the_speakers_label_set():
+    from agent.events import AllianceEvent
+
+    events = [
+        AllianceEvent(
+            turn=0, speaker=Speaker.clinician, kind="repair_attempt", function="emotional", evidence="x", confidence=0.6
+        ),
+        AllianceEvent(
+            turn=0,
+            speaker=Speaker.clinician,
+            kind="repair_attempt",
+            function="exploratory",
+            evidence="x",
+            confidence=0.8,
+        ),
+        AllianceEvent(
+            turn=0,
+            speaker=Speaker.clinician,
+            kind="rupture_marker",
+            rupture="confrontation",
+            evidence="x",
+            confidence=0.9,
+        ),
+    ]
+    assert predicted_label(Speaker.clinician, events) == "exploratory"
+    assert predicted_label(Speaker.patient, events) == "confrontation"
+    assert predicted_label(Speaker.clinician, []) == "none"
+
+
+def _broken_model() -> DetectorModel:
+    """The shipped detector with its weights shuffled: same shapes, no knowledge."""
+    good = load_default_model()
+    rng = np.random.default_rng(0)
+    heads = {
+        name: Head(h.classes, rng.permutation(h.weights.ravel()).reshape(h.weights.shape), h.bias)
+        for name, h in good.heads.items()
+    }
+    return DetectorModel(heads, dict(good.thresholds), good.sentence_weight, dict(good.meta))
+
+
+async def _heldout_macro_f1(detector: Detector) -> float:
+    items, _ = load_datasets(HELDOUT)
+    predictions = await solve(items, AllianceEvaluator(detector))
+    return score(predictions, ["heldout"], "detector", {}).macro_f1
+
+
+async def test_gate_fails_with_a_broken_detector_and_passes_with_the_shipped_one():
+    broken = await _heldout_macro_f1(Detector(_broken_model()))
+    failure = check_gate(broken, "detector", THRESHOLDS)
+    assert failure is not None and "below the threshold" in failure
+    shipped = await _heldout_macro_f1(Detector())
+    assert check_gate(shipped, "detector", THRESHOLDS) is None
+    assert shipped > broken
+
+
+def test_gate_without_threshold_is_a_failure(tmp_path):
+    thresholds = _write(tmp_path / "t.toml", ["[heldout.detector]", "macro_f1 = 0.5"])
+    assert check_gate(0.9, "judge", thresholds) is not None
+    assert check_gate(0.4, "detector", thresholds) is not None
+    assert check_gate(0.6, "detector", thresholds) is None
+
+
+def test_heldout_is_never_used_for_tuning():
+    from agent.detector_train import main as train_main
+
+    with pytest.raises(SystemExit):
+        train_main(["--dev", str(HELDOUT[0]), "--out", "/dev/null"])
+    assert all("heldout" not in name for name in load_default_model().meta.get("dev_files", []))
