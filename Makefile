@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: venv model run test lint typecheck unit evalgate bench detector clean
+.PHONY: venv model run test lint typecheck unit evalgate checks bench detector clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -39,7 +39,13 @@ evalgate: venv
 	$(VENV)/bin/alliance eval --dataset evals/datasets/gold_fr_heldout.jsonl evals/datasets/gold_en_heldout.jsonl \
 		--evaluator detector --report reports/heldout --gate evals/thresholds.toml --quiet
 
-test: lint typecheck unit evalgate
+# Patients on the embedded model: probe pass rates and the leak suite (reports in reports/checks).
+# Time-boxed so CI stays within its budget; what was not run is reported as such.
+checks: venv model
+	$(VENV)/bin/alliance leaks --llm local --report reports/checks --budget-s 1200
+	$(VENV)/bin/alliance probes --llm local --report reports/checks --budget-s 600
+
+test: lint typecheck unit evalgate checks
 
 # Retrain the detector on agent/data/detector_train/ (tuned on the dev split, never on held-out).
 detector: venv

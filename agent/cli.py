@@ -49,10 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     probes.add_argument("--llm", default=None, help=llm_help)
     probes.add_argument("--persona", nargs="*", help="only these persona ids")
     probes.add_argument("--report", metavar="DIR", help="write probes.md and probes.json")
+    probes.add_argument("--budget-s", type=float, default=None, help="start no new probe after this many seconds")
 
     leaks = sub.add_parser("leaks", help="the leak suite: attacks on the hidden state and the instructions")
     leaks.add_argument("--llm", default=None, help=llm_help)
     leaks.add_argument("--report", metavar="DIR", help="write leaks.md and leaks.json")
+    leaks.add_argument("--budget-s", type=float, default=None, help="start no new attack after this many seconds")
     return parser
 
 

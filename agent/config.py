@@ -14,7 +14,7 @@ StructuredMode = Literal["auto", "json_schema", "function_calling", "json_mode"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
 
     # OpenAI-compatible endpoint (OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio, llama.cpp server).
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
         validation_alias="ALLIANCE_HISTORY_TURNS",
         description="Turns of verbatim history the patient sees (a window; older turns drop out).",
     )
-    max_reply_tokens: int = Field(400, ge=32, validation_alias="ALLIANCE_MAX_REPLY_TOKENS")
+    max_reply_tokens: int = Field(700, ge=32, validation_alias="ALLIANCE_MAX_REPLY_TOKENS")
 
     def endpoint_configured(self) -> bool:
         return bool(self.openai_base_url or self.openai_api_key)

@@ -292,7 +292,9 @@ class Detector:
                 )
             rupture = scored["clin_rupture"]
             label, p = rupture.top()
-            if label != "none" and p >= th.get("clin_rupture", 0.5):
+            # Withdrawal is a retreat from something: an opening line has nothing to retreat from.
+            opening = prev is None and label == "withdrawal"
+            if label != "none" and p >= th.get("clin_rupture", 0.5) and not opening:
                 add(EventKind.rupture_marker, label, rupture, rupture=RuptureType(label))
         else:
             patient = scored["patient"]

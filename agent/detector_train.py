@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from agent.config import REPO_ROOT
 from agent.dataset import LabelledItem, read_items
 from agent.detector import (
     DATA_DIR,
@@ -164,6 +165,22 @@ def item_labels(speaker: Speaker) -> tuple[str, ...]:
     return CLINICIAN_LABELS if speaker is Speaker.clinician else PATIENT_LABELS
 
 
+def _cached_embedder(cache: Path) -> Embedder:
+    """An embedder preloaded from a local cache of sentence vectors (retraining is then quick)."""
+    embedder = Embedder(cache_size=1_000_000)
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as data:
+            for sentence, vector in zip(data["sentences"].tolist(), data["vectors"], strict=True):
+                embedder._cache[sentence] = vector
+    return embedder
+
+
+def _save_cache(embedder: Embedder, cache: Path) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    sentences = list(embedder._cache)
+    np.savez(cache, sentences=np.asarray(sentences), vectors=np.stack([embedder._cache[s] for s in sentences]))
+
+
 def _progress(done: int, total: int) -> None:
     if done == total or done % 50 == 0:
         print(f"  embedded {done}/{total}", file=sys.stderr)
@@ -179,8 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     files = training_files()
     items = [item for path in files for item in read_items(path).items]
     print(f"training on {len(items)} items from {len(files)} files", file=sys.stderr)
-    embedder = Embedder(cache_size=100_000)
-    heads = train(items, featurize_all(items, embedder, _progress))
+    cache = REPO_ROOT / ".data" / "cache" / "e5-sentences.npz"
+    embedder = _cached_embedder(cache)
+    # Every item is also seen without its context: a turn read alone (the first of a visit,
+    # `alliance flag` without --context-file) must not look like "nothing happened" just
+    # because the context vector is empty.
+    alone = [item.model_copy(update={"context": []}) for item in items if item.context]
+    heads = train(items + alone, featurize_all(items + alone, embedder, _progress))
     thresholds = {
         "clin_repair": 0.0,
         "clin_rupture": 0.5,
@@ -193,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         dev = [item for path in args.dev for item in read_items(path).items]
         tune(model, dev, featurize_all(dev, embedder, _progress))
         model.meta["dev_files"] = sorted(p.name for p in args.dev)
+    _save_cache(embedder, cache)
     model.save(args.out)
     print(f"wrote {args.out} ({model.meta})", file=sys.stderr)
     return 0

@@ -68,22 +68,29 @@ def validate_evidence(event: AllianceEvent, turn_text: str) -> AllianceEvent | N
 _FOLD = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "\u00a0": " "})
 
 
-def _normalised_find(text: str, quote: str) -> tuple[int, int] | None:
-    """Case-, quote- and whitespace-insensitive find, returning a span of the original text."""
-    chars: list[str] = []
-    positions: list[int] = []
-    previous_space = False
+def _fold(text: str) -> tuple[str, list[int]]:
+    """Lower-case, straight quotes, one space for any run of whitespace, none beside a quote mark
+    (French puts spaces inside « guillemets »); returns the folded text and each char's origin."""
+    kept: list[tuple[str, int]] = []
     for i, ch in enumerate(text.translate(_FOLD).lower()):
         if ch.isspace():
-            if previous_space:
+            if kept and kept[-1][0] == " ":
                 continue
-            ch, previous_space = " ", True
-        else:
-            previous_space = False
-        chars.append(ch)
-        positions.append(i)
-    folded_text = "".join(chars)
-    folded_quote = " ".join(quote.translate(_FOLD).lower().split())
+            ch = " "
+        kept.append((ch, i))
+    dropped = {
+        k
+        for k, (ch, _) in enumerate(kept)
+        if ch == " " and ((k > 0 and kept[k - 1][0] == '"') or (k + 1 < len(kept) and kept[k + 1][0] == '"'))
+    }
+    kept = [item for k, item in enumerate(kept) if k not in dropped]
+    return "".join(ch for ch, _ in kept), [i for _, i in kept]
+
+
+def _normalised_find(text: str, quote: str) -> tuple[int, int] | None:
+    """Case-, quote- and whitespace-insensitive find, returning a span of the original text."""
+    folded_text, positions = _fold(text)
+    folded_quote = _fold(quote.strip())[0].strip()
     at = folded_text.find(folded_quote)
     if at < 0 or not folded_quote:
         return None

@@ -26,7 +26,7 @@ _TERMS = [
     r"system prompt",
     r"my instructions",
     r"these instructions",
-    r"the instructions i",
+    r"the instructions i (was|were) given",
     r"as an ai",
     r"an ai (language )?model",
     r"language model",
@@ -67,7 +67,7 @@ def _taxonomy_ids() -> list[str]:
 
 
 _FORBIDDEN = re.compile("|".join([*_TERMS, *(re.escape(i) for i in _taxonomy_ids())]), re.I)
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"\w[\w\u0300-\u036f]*", re.UNICODE)  # combining accents stay inside a word
 
 
 def _words(text: str) -> list[str]:

@@ -91,7 +91,7 @@ class Judge:
         raise last_error
 
     async def judge(self, transcript: list[PublicTurn], lang: Lang) -> list[AllianceEvent]:
-        output = await asyncio.wait_for(self._ask(transcript, lang), timeout=self.settings.request_timeout_s)
+        output = await asyncio.wait_for(self._ask(transcript, lang), timeout=self.backend.call_timeout_s)
         last = transcript[-1]
         events = []
         for finding in output.findings:

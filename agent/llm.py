@@ -37,6 +37,8 @@ class ChatBackend:
     compact_prompt: bool = False
     # Local models profit from processing the long system prompt while the learner reads the brief.
     prefill: bool = False
+    # Wall-clock budget of one whole structured call (a CPU model needs far more than an API).
+    call_timeout_s: float = 60.0
     # Modes that failed on this backend, so that `auto` does not try them again.
     failed_modes: set[str] = field(default_factory=set)
 
@@ -76,7 +78,9 @@ def _openai_backend(settings: Settings, model: str) -> ChatBackend:
     else:
         # Ollama, vLLM, LM Studio and llama.cpp servers take any key; OpenAI needs a real one.
         chat = ChatOpenAI(model=model, api_key=key or "not-needed", base_url=base or None, **common)  # type: ignore[arg-type]
-    return ChatBackend(chat, f"openai:{model}", structured_mode=settings.structured_mode)
+    return ChatBackend(
+        chat, f"openai:{model}", structured_mode=settings.structured_mode, call_timeout_s=settings.request_timeout_s
+    )
 
 
 def local_model_path(settings: Settings) -> Path:
@@ -116,6 +120,7 @@ def _local_backend(settings: Settings) -> ChatBackend:
         structured_mode=mode,
         compact_prompt=True,
         prefill=True,
+        call_timeout_s=LOCAL_TIMEOUT_S,
     )
 
 
@@ -159,7 +164,7 @@ def retrying(settings: Settings) -> AsyncRetrying:
     return AsyncRetrying(
         retry=retry_if_exception(is_retryable),
         stop=stop_after_attempt(settings.max_retries + 1),
-        wait=wait_exponential_jitter(initial=0.5, max=8.0),
+        wait=wait_exponential_jitter(multiplier=0.5, max=8.0),
         reraise=True,
     )
 

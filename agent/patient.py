@@ -108,6 +108,10 @@ class PatientEngine:
                 if not grown:
                     continue
                 if stream_guard is None:
+                    if not _hidden_came_first(watcher.buffer):
+                        # JSON mode and function calling do not enforce key order: with the reply
+                        # first, the monologue is unknown, so nothing streams; the final check decides.
+                        on_token = None
                     stream_guard = StreamGuard(self._guard(_partial_monologue(watcher.buffer)))
                 safe = stream_guard.feed(grown)
                 if safe and on_token is not None:
@@ -167,6 +171,11 @@ class PatientEngine:
             raise last_error
         report.action = "fallback"
         return PatientTurnResult(fallback, streamed, report, MAX_ATTEMPTS)
+
+
+def _hidden_came_first(buffer: str) -> bool:
+    hidden, reply = buffer.find('"hidden"'), buffer.find('"reply"')
+    return 0 <= hidden < reply and '"inner_monologue"' in buffer[hidden:reply]
 
 
 def _partial_monologue(buffer: str) -> str:

@@ -144,6 +144,12 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a plain name, not a list or a mapping", key_node.start_mark
+            ) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
@@ -204,6 +210,8 @@ def parse_persona(text: str, path: Path) -> Persona:
     try:
         root = yaml.compose(text, Loader=_SafeLineLoader)  # type: ignore[arg-type]
         data = yaml.load(text, Loader=_SafeLineLoader)
+    except RecursionError as exc:
+        raise PersonaLoadError([PersonaError(path, None, "", "YAML nested too deeply")]) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None

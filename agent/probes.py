@@ -15,6 +15,7 @@ and the replies that reached the learner with a leak (the goal is none).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ class ProbeResult:
 class ProbeReport:
     llm: str
     results: list[ProbeResult] = field(default_factory=list)
+    skipped: int = 0  # not run: the time budget was spent
 
     def pass_rates(self) -> dict[str, float]:
         rates: dict[str, float] = {}
@@ -59,7 +61,10 @@ class ProbeReport:
         return rates
 
     def to_markdown(self) -> str:
-        lines = [f"# Persona probes ({self.llm})", "", "| persona | pass rate |", "|---|---|"]
+        lines = [f"# Persona probes ({self.llm})", ""]
+        if self.skipped:
+            lines += [f"{self.skipped} probes not run: the time budget was spent.", ""]
+        lines += ["| persona | pass rate |", "|---|---|"]
         lines += [f"| {p} | {rate:.0%} |" for p, rate in self.pass_rates().items()]
         lines += ["", "| persona | probe | passed | checks | moves | bonds |", "|---|---|---|---|---|---|"]
         for r in self.results:
@@ -100,14 +105,20 @@ async def run_probe(
     return ProbeResult(persona.id, probe["name"], all(checks.values()), checks, moves, bonds, replies)
 
 
-async def run_probes(backend: ChatBackend, settings: Settings, only: list[str] | None = None) -> ProbeReport:
+async def run_probes(
+    backend: ChatBackend, settings: Settings, only: list[str] | None = None, budget_s: float | None = None
+) -> ProbeReport:
     probes = yaml.safe_load(PROBES_FILE.read_text(encoding="utf-8"))
     library = load_library(settings.personas_dir)
     report = ProbeReport(backend.label)
+    deadline = time.monotonic() + budget_s if budget_s else None
     for persona in library.personas.values():
         if only and persona.id not in only:
             continue
         for probe in probes.get(persona.persona.language, []):
+            if deadline is not None and time.monotonic() > deadline:
+                report.skipped += 1
+                continue
             report.results.append(await run_probe(persona, probe, backend, settings))
     return report
 
@@ -128,6 +139,7 @@ class LeakResult:
 class LeakReport:
     llm: str
     results: list[LeakResult] = field(default_factory=list)
+    skipped: int = 0  # not run: the time budget was spent
 
     def summary(self) -> dict[str, int]:
         return {
@@ -135,6 +147,7 @@ class LeakReport:
             "would_have_leaked": sum(r.would_have_leaked for r in self.results),
             "reached_learner": sum(r.reached_learner for r in self.results),
             "errors": sum(r.error is not None for r in self.results),
+            "skipped": self.skipped,
         }
 
     def to_markdown(self) -> str:
@@ -143,7 +156,8 @@ class LeakReport:
             f"# Leak suite ({self.llm})",
             "",
             f"- attacks: {s['attacks']}; replies that would have leaked without the guard: {s['would_have_leaked']}; "
-            f"leaks that reached the learner: **{s['reached_learner']}**; errors: {s['errors']}",
+            f"leaks that reached the learner: **{s['reached_learner']}**; errors: {s['errors']}; "
+            f"not run (time budget spent): {s['skipped']}",
             "",
             "| attack | persona | model leaked | reached learner | guard | reasons |",
             "|---|---|---|---|---|---|",
@@ -156,14 +170,18 @@ class LeakReport:
         return "\n".join(lines) + "\n"
 
 
-async def run_leaks(backend: ChatBackend, settings: Settings) -> LeakReport:
+async def run_leaks(backend: ChatBackend, settings: Settings, budget_s: float | None = None) -> LeakReport:
     library = load_library(settings.personas_dir)
     by_lang: dict[str, LoadedPersona] = {}
     for persona in library.personas.values():
         by_lang.setdefault(persona.persona.language, persona)
     report = LeakReport(backend.label)
+    deadline = time.monotonic() + budget_s if budget_s else None
     for line in ATTACKS_FILE.read_text(encoding="utf-8").splitlines():
         if not line.strip():
+            continue
+        if deadline is not None and time.monotonic() > deadline:
+            report.skipped += 1
             continue
         attack = json.loads(line)
         persona = by_lang[attack["lang"]]

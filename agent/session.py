@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.events import AllianceEvent
 from agent.taxonomy import ALLIANCE_MAX, ALLIANCE_MIN, Emotion, Lang, Move, Speaker
@@ -40,7 +40,14 @@ class HiddenState(BaseModel):
     inner_monologue: str = Field(
         description="One to three sentences of private thought, first person, in the patient's language."
     )
-    emotions: list[Emotion] = Field(description="One to three emotions felt right now.")
+    emotions: list[Emotion] = Field(max_length=3, description="One to three emotions felt right now.")
+
+    @field_validator("emotions", mode="before")
+    @classmethod
+    def _at_most_three(cls, value: object) -> object:
+        # Small models list every emotion they know; keep the first three rather than fail the turn.
+        return value[:3] if isinstance(value, list) else value
+
     alliance: AlliancePerception
     intended_move: Move = Field(description="What the patient means to do with this reply.")
     move_subtype: str | None = Field(None, description="Optional finer subtype of the move.")

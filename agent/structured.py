@@ -154,6 +154,8 @@ class FieldWatcher:
         except (json.JSONDecodeError, ValueError):
             return ""
         value = partial.get(self.field) if isinstance(partial, dict) else None
+        if isinstance(value, str) and value and "\ud800" <= value[-1] <= "\udbff":
+            value = value[:-1]  # half of an escaped surrogate pair: wait for the other half
         if not isinstance(value, str) or not value.startswith(self.emitted):
             return ""
         new = value[len(self.emitted) :]

@@ -122,7 +122,15 @@ def make_settings() -> Callable[..., Settings]:
             "request_timeout_s": 30.0,
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)
+        # Settings reads its aliases (the env names) only: a field name would be silently ignored.
+        by_alias = {}
+        for name, value in values.items():
+            alias = Settings.model_fields[name].validation_alias
+            by_alias[alias if isinstance(alias, str) else name] = value
+        settings = Settings(_env_file=None, **by_alias)
+        for name, value in values.items():
+            assert getattr(settings, name) == value, f"Settings ignored {name}={value!r}"
+        return settings
 
     return make
 

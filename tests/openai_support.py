@@ -257,11 +257,13 @@ def _loopback(host: Any) -> bool:
 
 
 @pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
+def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
     """Fail, and remember, any attempt to resolve or reach a host other than loopback.
 
     Whatever path a request takes (httpx, which respx mocks, or httpx2 and raw sockets, which
-    it does not), it cannot leave the machine, and the test sees that it tried.
+    it does not), it cannot leave the machine, and the test sees that it tried: on top of the
+    suite-wide guard of conftest.py, this one keeps a list, so a test can assert on it and its
+    teardown fails a test that tried without noticing.
     """
     guard = NetworkGuard([])
     real_getaddrinfo = socket.getaddrinfo

@@ -14,7 +14,7 @@ from agent.probes import run_leaks, run_probes, write
 
 def run_probes_command(args: argparse.Namespace, settings: Settings) -> int:
     backend = build_backend(settings, args.llm)
-    report = asyncio.run(run_probes(backend, settings, args.persona))
+    report = asyncio.run(run_probes(backend, settings, args.persona, args.budget_s))
     if args.report:
         write(report, Path(args.report), "probes")
     print(report.to_markdown())
@@ -28,7 +28,7 @@ def run_probes_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_leaks_command(args: argparse.Namespace, settings: Settings) -> int:
     backend = build_backend(settings, args.llm)
-    report = asyncio.run(run_leaks(backend, settings))
+    report = asyncio.run(run_leaks(backend, settings, args.budget_s))
     if args.report:
         write(report, Path(args.report), "leaks")
     print(report.to_markdown())
