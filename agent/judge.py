@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
+import openai
 from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -68,23 +69,22 @@ class Judge:
         user = f"Transcript:\n{transcript_text(transcript)}\nFindings:"
         return [SystemMessage(content=system), HumanMessage(content=user)]
 
+    async def _collect(self, messages: list[SystemMessage | HumanMessage]) -> str:
+        raw = ""
+        async for attempt in retrying(self.settings):
+            with attempt:
+                deltas = stream_json(self.backend, messages, JudgeOutput, "alliance_findings", callbacks=[self._usage])
+                raw = "".join([d async for d in deltas])
+        return raw
+
     async def _ask(self, transcript: list[PublicTurn], lang: Lang) -> JudgeOutput:
         messages = self.messages(transcript, lang)
         last_error: StructuredOutputError | None = None
         for _ in range(2):  # one bounded retry on a malformed answer
-            raw = ""
-            async for attempt in retrying(self.settings):
-                with attempt:
-                    raw = "".join(
-                        [
-                            d
-                            async for d in stream_json(
-                                self.backend, messages, JudgeOutput, "alliance_findings", callbacks=[self._usage]
-                            )
-                        ]
-                    )
             try:
-                return parse_output(raw, JudgeOutput)
+                return parse_output(await self._collect(messages), JudgeOutput)
+            except openai.LengthFinishReasonError:
+                last_error = StructuredOutputError("the answer was cut at the token limit")
             except StructuredOutputError as exc:
                 last_error = exc
         assert last_error is not None

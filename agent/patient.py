@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.utils.json import parse_partial_json
 
@@ -143,10 +144,15 @@ class PatientEngine:
             prompt = messages if attempt == 1 else [*messages, SystemMessage(content=_REMINDER[self.lang])]
             sink = on_token if attempt == 1 else None  # regenerations replace the message at once
             raw = ""
-            async for retry in retrying(self.settings):
-                with retry:
-                    raw, released = await self._generate(prompt, sink)
-                    streamed = streamed or released
+            try:
+                async for retry in retrying(self.settings):
+                    with retry:
+                        raw, released = await self._generate(prompt, sink)
+                        streamed = streamed or released
+            except openai.LengthFinishReasonError:
+                # The model rambled past the token limit: a malformed answer, regenerate.
+                last_error = StructuredOutputError("the answer was cut at the token limit")
+                continue
             try:
                 output = parse_output(raw, PatientTurnOutput)
             except StructuredOutputError as exc:
