@@ -22,7 +22,7 @@ import time
 from agent.config import REPO_ROOT, Settings
 from agent.dataset import read_items
 from agent.detector import Detector, Embedder, load_default_model
-from agent.harness import _percentile, solve
+from agent.harness import percentile, solve
 from agent.llm import build_backend
 from agent.patient import PatientEngine
 from agent.persona import resolve_persona
@@ -33,7 +33,7 @@ HELDOUT = [REPO_ROOT / "evals/datasets/gold_fr_heldout.jsonl", REPO_ROOT / "eval
 
 
 def _ms(values: list[float]) -> str:
-    return f"p50 {statistics.median(values) * 1000:.1f} ms, p95 {_percentile(values, 0.95) * 1000:.1f} ms"
+    return f"p50 {statistics.median(values) * 1000:.1f} ms, p95 {percentile(values, 0.95) * 1000:.1f} ms"
 
 
 def bench_detector(rounds: int) -> list[str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -145,7 +144,7 @@ def _macro(gold: list[str], pred: list[str]) -> float:
     return round(statistics.fmean(s.f1 for s in scores.values()), 4) if scores else 0.0
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -184,8 +183,8 @@ def score(predictions: list[Prediction], datasets: list[str], evaluator: str, ve
         per_speaker_macro_f1=by_speaker,
         per_lang_macro_f1=by_lang,
         confusion=confusion,
-        latency_p50_ms=round(_percentile(latencies, 0.5), 2),
-        latency_p95_ms=round(_percentile(latencies, 0.95), 2),
+        latency_p50_ms=round(percentile(latencies, 0.5), 2),
+        latency_p95_ms=round(percentile(latencies, 0.95), 2),
         errors=sum(p.error is not None for p in predictions),
         versions=versions,
     )
@@ -253,7 +252,3 @@ def write_report(report: Report, directory: Path) -> None:
 
 def final_line(report: Report) -> str:
     return f"macro_f1={report.macro_f1:.4f} n={report.n}"
-
-
-def stderr() -> TextIO:
-    return sys.stderr
