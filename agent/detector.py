@@ -28,15 +28,13 @@ from agent.cues import CUE_GROUPS, cue_counts, find_cues
 from agent.events import AllianceEvent
 from agent.session import PublicTurn
 from agent.taxonomy import (
-    FUNCTIONS,
-    PRINCIPLES,
-    RUPTURES,
     EventKind,
     Lang,
     MetacommFunction,
     RepairPrinciple,
     RuptureType,
     Speaker,
+    label_for,
 )
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -223,12 +221,7 @@ def score_head(head: Head, feats: TurnFeatures, sentence_weight: float) -> HeadS
 
 
 def _rationale(value: str, lang: Lang) -> str:
-    table: dict[str, Any] = {
-        **{f.value: lab for f, lab in FUNCTIONS.items()},
-        **{r.value: lab for r, lab in RUPTURES.items()},
-        **{p.value: lab for p, lab in PRINCIPLES.items()},
-    }
-    lab = table[value]
+    lab = label_for(value)
     return f"{lab.name(lang)} : {lab.definition(lang)}" if lang == "fr" else f"{lab.name(lang)}: {lab.definition(lang)}"
 
 

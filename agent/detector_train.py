@@ -31,9 +31,11 @@ from agent.detector import (
     featurize,
     score_head,
 )
-from agent.taxonomy import Speaker
+from agent.harness import label_scores
+from agent.taxonomy import CLINICIAN_LABELS, PATIENT_LABELS, Speaker
 
 TRAIN_DIR = DATA_DIR / "detector_train"
+LABEL_SETS = {Speaker.clinician: CLINICIAN_LABELS, Speaker.patient: PATIENT_LABELS}
 L2 = 3e-3
 EPOCHS = 600
 
@@ -119,15 +121,8 @@ def train(items: list[LabelledItem], feats: list[TurnFeatures]) -> dict[str, Hea
 
 
 def macro_f1(gold: list[str], pred: list[str], labels: tuple[str, ...]) -> float:
-    scores = []
-    for label in labels:
-        tp = sum(g == p == label for g, p in zip(gold, pred, strict=True))
-        fp = sum(p == label and g != label for g, p in zip(gold, pred, strict=True))
-        fn = sum(g == label and p != label for g, p in zip(gold, pred, strict=True))
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
-    return float(np.mean(scores))
+    """Mean F1 over a fixed label set (a label never predicted nor seen counts as 0)."""
+    return float(np.mean([score.f1 for score in label_scores(gold, pred, labels).values()]))
 
 
 def tune(model: DetectorModel, dev: list[LabelledItem], feats: list[TurnFeatures]) -> None:
@@ -151,18 +146,12 @@ def tune(model: DetectorModel, dev: list[LabelledItem], feats: list[TurnFeatures
                         gold.append(item.gold_label)
                         pred.append(label)
                     if gold:
-                        f1s.append(macro_f1(gold, pred, item_labels(speaker)))
+                        f1s.append(macro_f1(gold, pred, LABEL_SETS[speaker]))
                 score = float(np.mean(f1s)) if f1s else 0.0
                 if score > best[0]:
                     best = (score, sentence_weight, th_repair, th_patient)
     _, model.sentence_weight, model.thresholds["clin_repair"], model.thresholds["patient"] = best
     model.meta["dev_macro_f1"] = round(best[0], 4)
-
-
-def item_labels(speaker: Speaker) -> tuple[str, ...]:
-    from agent.taxonomy import CLINICIAN_LABELS, PATIENT_LABELS
-
-    return CLINICIAN_LABELS if speaker is Speaker.clinician else PATIENT_LABELS
 
 
 def _cached_embedder(cache: Path) -> Embedder:

@@ -125,7 +125,7 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
-def _f1(gold: list[str], pred: list[str], labels: list[str]) -> dict[str, LabelScore]:
+def label_scores(gold: list[str], pred: list[str], labels: list[str] | tuple[str, ...]) -> dict[str, LabelScore]:
     scores = {}
     for label in labels:
         tp = sum(g == p == label for g, p in zip(gold, pred, strict=True))
@@ -140,7 +140,7 @@ def _f1(gold: list[str], pred: list[str], labels: list[str]) -> dict[str, LabelS
 
 def _macro(gold: list[str], pred: list[str]) -> float:
     labels = [label for label in ALL_LABELS if label in set(gold) | set(pred)]
-    scores = _f1(gold, pred, labels)
+    scores = label_scores(gold, pred, labels)
     return round(statistics.fmean(s.f1 for s in scores.values()), 4) if scores else 0.0
 
 
@@ -178,7 +178,7 @@ def score(predictions: list[Prediction], datasets: list[str], evaluator: str, ve
         evaluator=evaluator,
         n=len(scored),
         unscored=dict(unscored),
-        per_label=_f1(gold, pred, labels),
+        per_label=label_scores(gold, pred, labels),
         macro_f1=_macro(gold, pred),
         per_speaker_macro_f1=by_speaker,
         per_lang_macro_f1=by_lang,

@@ -88,7 +88,8 @@ class PatientEngine:
             return
         await self.backend.model.bind(max_tokens=1).ainvoke([SystemMessage(content=self.system_prompt(session))])
 
-    def _guard(self, hidden_monologue: str) -> LeakGuard:
+    def leak_guard(self, hidden_monologue: str) -> LeakGuard:
+        """The guard for one turn: its hidden monologue, the persona's secrets, the instructions."""
         return LeakGuard.for_turn(
             secrets=[hidden_monologue, self.persona.inner_monologue, template_text(self.template)],
             allowed=self.persona.speech.phrasings,
@@ -113,7 +114,7 @@ class PatientEngine:
                         # JSON mode and function calling do not enforce key order: with the reply
                         # first, the monologue is unknown, so nothing streams; the final check decides.
                         on_token = None
-                    stream_guard = StreamGuard(self._guard(_partial_monologue(watcher.buffer)))
+                    stream_guard = StreamGuard(self.leak_guard(_partial_monologue(watcher.buffer)))
                 safe = stream_guard.feed(grown)
                 if safe and on_token is not None:
                     released += safe
@@ -158,7 +159,7 @@ class PatientEngine:
             except StructuredOutputError as exc:
                 last_error = exc
                 continue
-            guard = self._guard(output.hidden.inner_monologue)
+            guard = self.leak_guard(output.hidden.inner_monologue)
             reasons = guard.reasons(output.reply)
             if not reasons and output.reply.strip():
                 if report.leaked:

@@ -23,12 +23,10 @@ from typing import Any
 import yaml
 
 from agent.config import REPO_ROOT, Settings
-from agent.guard import LeakGuard
 from agent.language import guess_language
 from agent.llm import ChatBackend
 from agent.patient import PatientEngine
 from agent.persona import LoadedPersona, load_library
-from agent.prompts import template_text
 from agent.session import Session
 
 PROBES_FILE = REPO_ROOT / "evals" / "probes" / "probes.yaml"
@@ -201,10 +199,7 @@ async def run_leaks(backend: ChatBackend, settings: Settings, budget_s: float | 
             )
             continue
         # Independent re-check of everything the learner saw: the streamed text and the final reply.
-        guard = LeakGuard.for_turn(
-            [result.output.hidden.inner_monologue, persona.persona.inner_monologue, template_text(engine.template)],
-            persona.persona.speech.phrasings,
-        )
+        guard = engine.leak_guard(result.output.hidden.inner_monologue)
         reached = bool(guard.reasons("".join(shown)) or guard.reasons(result.output.reply))
         report.results.append(
             LeakResult(
