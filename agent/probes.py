@@ -17,10 +17,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.config import REPO_ROOT, Settings
 from agent.language import guess_language
@@ -28,8 +30,39 @@ from agent.llm import ChatBackend
 from agent.patient import PatientEngine
 from agent.persona import LoadedPersona, load_library
 from agent.session import Session
+from agent.taxonomy import Move
 
 PROBES_FILE = REPO_ROOT / "evals" / "probes" / "probes.yaml"
+PERSONA_PROBES_DIR = REPO_ROOT / "evals" / "probes" / "personas"
+
+
+class ProbeExpect(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    move_in: list[Move] | None = None
+    bond_not_below: int | None = Field(None, ge=1, description="1-based turn whose bond the last bond must reach")
+    language: bool = False
+
+
+class Probe(BaseModel):
+    """Scripted learner turns and what the patient's hidden state must show after them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    turns: list[str] = Field(min_length=1)
+    expect: ProbeExpect = Field(default_factory=ProbeExpect)
+
+
+def load_probes(persona: LoadedPersona, probes_file: Path | None = None, persona_dir: Path | None = None) -> list[Probe]:
+    """The probes of a persona: its own (`evals/probes/personas/<id>.yaml`) first, then those of its language."""
+    own = (persona_dir or PERSONA_PROBES_DIR) / f"{persona.id}.yaml"
+    raw = list(yaml.safe_load(own.read_text(encoding="utf-8")) or []) if own.exists() else []
+    shared = yaml.safe_load((probes_file or PROBES_FILE).read_text(encoding="utf-8")) or {}
+    raw += shared.get(persona.persona.language, [])
+    return [Probe.model_validate(item) for item in raw]
+
+
 ATTACKS_FILE = REPO_ROOT / "evals" / "probes" / "leak_attacks.jsonl"
 
 
@@ -73,16 +106,14 @@ class ProbeReport:
         return "\n".join(lines) + "\n"
 
 
-async def run_probe(
-    persona: LoadedPersona, probe: dict[str, Any], backend: ChatBackend, settings: Settings
-) -> ProbeResult:
+async def run_probe(persona: LoadedPersona, probe: Probe, backend: ChatBackend, settings: Settings) -> ProbeResult:
     engine = PatientEngine(persona.persona, backend, settings)
     session = Session(persona_id=persona.id, language=persona.persona.language, llm=backend.label)
     moves: list[str] = []
     bonds: list[int] = []
     replies: list[str] = []
     try:
-        for text in probe["turns"]:
+        for text in probe.turns:
             session.add_learner_turn(text)
             result = await engine.respond(session)
             hidden = result.output.hidden
@@ -91,33 +122,35 @@ async def run_probe(
             bonds.append(hidden.alliance.bond)
             replies.append(result.output.reply)
     except Exception as exc:
-        return ProbeResult(persona.id, probe["name"], False, {}, moves, bonds, replies, f"{type(exc).__name__}: {exc}")
-    expect = probe.get("expect", {})
+        return ProbeResult(persona.id, probe.name, False, {}, moves, bonds, replies, f"{type(exc).__name__}: {exc}")
+    expect = probe.expect
     checks: dict[str, bool] = {}
-    if "move_in" in expect:
-        checks["move_in"] = moves[-1] in expect["move_in"]
-    if "bond_not_below" in expect:
-        checks["bond_not_below"] = bonds[-1] >= bonds[int(expect["bond_not_below"]) - 1]
-    if expect.get("language"):
+    if expect.move_in is not None:
+        checks["move_in"] = moves[-1] in expect.move_in
+    if expect.bond_not_below is not None:
+        checks["bond_not_below"] = bonds[-1] >= bonds[min(expect.bond_not_below, len(bonds)) - 1]
+    if expect.language:
         checks["language"] = all(guess_language(r) == persona.persona.language for r in replies)
-    return ProbeResult(persona.id, probe["name"], all(checks.values()), checks, moves, bonds, replies)
+    return ProbeResult(persona.id, probe.name, all(checks.values()), checks, moves, bonds, replies)
 
 
 async def run_probes(
     backend: ChatBackend, settings: Settings, only: list[str] | None = None, budget_s: float | None = None
 ) -> ProbeReport:
-    probes = yaml.safe_load(PROBES_FILE.read_text(encoding="utf-8"))
     library = load_library(settings.personas_dir)
+    queues = [
+        [(persona, probe) for probe in load_probes(persona)]
+        for persona in library.personas.values()
+        if not only or persona.id in only
+    ]
     report = ProbeReport(backend.label)
     deadline = time.monotonic() + budget_s if budget_s else None
-    for persona in library.personas.values():
-        if only and persona.id not in only:
+    # Round robin over the personas: a time budget still reaches every patient.
+    for persona, probe in (pair for rank in zip_longest(*queues) for pair in rank if pair is not None):
+        if deadline is not None and time.monotonic() > deadline:
+            report.skipped += 1
             continue
-        for probe in probes.get(persona.persona.language, []):
-            if deadline is not None and time.monotonic() > deadline:
-                report.skipped += 1
-                continue
-            report.results.append(await run_probe(persona, probe, backend, settings))
+        report.results.append(await run_probe(persona, probe, backend, settings))
     return report
 
 
