@@ -119,6 +119,17 @@ class Conversation:
         self.start_evaluation(on_events)
         return outcome
 
+    def branch_at(self, turn_id: int) -> Conversation:
+        """The same patient, backend and evaluator on a new session rewound to before learner turn `turn_id`.
+
+        Raises ValueError for a turn that is not a learner turn. Evaluations still running
+        write to this conversation's session, never to the branch.
+        """
+        branch = self.session.branch_at(turn_id)
+        return Conversation(
+            branch.persona_id, self.persona, self.patient.backend, self.settings, self.evaluator, session=branch
+        )
+
     async def drain(self, timeout: float | None = None) -> None:
         """Wait for pending evaluations (CLI end of input, tests)."""
         if self._tasks:

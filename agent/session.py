@@ -8,6 +8,7 @@ the learner's screen are ever given.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +105,10 @@ class Session(BaseModel):
     turns: list[Turn] = Field(default_factory=list)
     events: list[AllianceEvent] = Field(default_factory=list)
     failures: list[str] = Field(default_factory=list, description="LLM failures met during the session.")
+    parent_id: str | None = Field(None, description="The session this one was rewound from, if any.")
+    branch_turn: int | None = Field(
+        None, ge=0, description="The learner turn of the parent this session was rewound from (replaced here)."
+    )
 
     def _next_id(self) -> int:
         return len(self.turns)
@@ -124,6 +129,28 @@ class Session(BaseModel):
     def observer_transcript(self) -> list[PublicTurn]:
         return [PublicTurn(id=t.id, speaker=t.speaker, text=t.text) for t in self.turns]
 
+    def branch_at(self, turn_id: int) -> Session:
+        """A new session rewound to just before learner turn `turn_id` ("try again from here").
+
+        It holds copies of the earlier turns and of their events only, so the patient's hidden
+        state is the one it had then; this session is left untouched.
+        """
+        index = next((i for i, t in enumerate(self.turns) if t.id == turn_id), None)
+        if index is None:
+            raise ValueError(f"turn {turn_id} is not in session {self.id}")
+        if self.turns[index].speaker is not Speaker.clinician:
+            raise ValueError(f"turn {turn_id} is a patient turn: a session is rewound from a learner turn only")
+        return Session(
+            persona_id=self.persona_id,
+            language=self.language,
+            llm=self.llm,
+            turns=[t.model_copy(deep=True) for t in self.turns[:index]],
+            events=[e.model_copy(deep=True) for e in self.events if e.turn < turn_id],
+            failures=[f for f in self.failures if (n := _failure_turn(f)) is not None and n < turn_id],
+            parent_id=self.id,
+            branch_turn=turn_id,
+        )
+
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)
 
@@ -136,3 +163,12 @@ class Session(BaseModel):
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(self.to_json(), encoding="utf-8")
         tmp.replace(path)
+
+
+_FAILURE_TURN = re.compile(r"^turn (\d+):")
+
+
+def _failure_turn(failure: str) -> int | None:
+    """The turn a failure note is about ("turn 4: TimeoutError"), if it says."""
+    match = _FAILURE_TURN.match(failure)
+    return int(match.group(1)) if match else None

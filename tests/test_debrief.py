@@ -1,0 +1,550 @@
+"""The debrief (timeline, revealed thoughts, key moment, counts, branches), its exports, branching, the command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import BaseMessage, SystemMessage
+
+from agent.commands import debrief as debrief_command
+from agent.config import REPO_ROOT, Settings
+from agent.conversation import Conversation
+from agent.debrief import Debrief, build_debrief
+from agent.debrief_export import timeline_figure, timeline_svg, to_html, to_json, to_markdown
+from agent.events import AllianceEvent
+from agent.llm import ChatBackend
+from agent.patient import PatientEngine
+from agent.persona import Persona, load_persona
+from agent.session import AlliancePerception, HiddenState, Session
+from agent.taxonomy import (
+    EventKind,
+    MetacommFunction,
+    RepairPrinciple,
+    RuptureType,
+    Speaker,
+)
+
+Backend = Callable[..., ChatBackend]
+SVG = "{http://www.w3.org/2000/svg}"
+
+FR_SHAME = "Il pense que je suis paresseuse. Ça ne sert à rien d'insister, je vais me taire."
+FR_OPENING = "Je dois lui demander les trois mois tout de suite, avant de perdre mes moyens."
+HOSTILE = "Three months is a lot. <script>alert('x')</script> Let's plan a return in two weeks."
+
+
+@pytest.fixture(scope="module")
+def persona_fr() -> Persona:
+    return load_persona(REPO_ROOT / "personas" / "bertrand.fr.yaml")
+
+
+@pytest.fixture(scope="module")
+def persona_en() -> Persona:
+    return load_persona(REPO_ROOT / "personas" / "bertrand.en.yaml")
+
+
+def _hidden(monologue: str, alliance: tuple[int, int, int], emotions: Sequence[str], move: str = "none") -> HiddenState:
+    goals, tasks, bond = alliance
+    return HiddenState.model_validate(
+        {
+            "inner_monologue": monologue,
+            "emotions": list(emotions),
+            "alliance": AlliancePerception(goals=goals, tasks=tasks, bond=bond),
+            "intended_move": move,
+        }
+    )
+
+
+def _event(turn: int, speaker: Speaker, kind: EventKind, evidence: str = "", **labels: object) -> AllianceEvent:
+    return AllianceEvent.model_validate(
+        {"turn": turn, "speaker": speaker, "kind": kind, "evidence": evidence, "confidence": 0.8, **labels}
+    )
+
+
+_C, _P = Speaker.clinician, Speaker.patient
+_R, _A, _M = EventKind.rupture_marker, EventKind.repair_attempt, EventKind.missed_repair
+
+
+def french_session() -> Session:
+    """Scenario A, then a repair that works and one that does not.
+
+    Means: start 3.33; t1 3.33; t3 2.0 (largest drop, after learner turn 2); t5 1.67; t7 3.33
+    (emotional repair on 6 worked); t9 2.33; t11 2.33 (repair on 10 did not work).
+    """
+    s = Session(persona_id="bertrand.fr", language="fr", llm="fake")
+    s.add_learner_turn("Bonjour madame Bertrand, qu'est-ce qui vous amène aujourd'hui ?")
+    s.add_patient_turn(
+        "J'ai encore mal à la tête tous les jours. Je voudrais trois mois de plus.",
+        _hidden(FR_OPENING, (3, 3, 4), ["anxiety"]),
+    )
+    s.add_learner_turn("Trois mois, c'est beaucoup. On va plutôt viser un retour progressif dans deux semaines.")
+    s.add_patient_turn(
+        "D'accord… si vous le dites.", _hidden(FR_SHAME, (2, 2, 2), ["shame", "feeling_judged"], "withdrawal")
+    )
+    s.add_learner_turn("Parfait. Je vous prépare le formulaire pour l'assurance.")
+    s.add_patient_turn("Mm-hmm.", _hidden("Je veux juste partir d'ici.", (2, 1, 2), ["sadness"], "withdrawal"))
+    s.add_learner_turn("Je remarque que vous parlez moins depuis que j'ai parlé du retour. Ça vous a touchée ?")
+    s.add_patient_turn(
+        "Oui… j'ai peur de frapper un autre mur.",
+        _hidden("Enfin, elle voit que ça ne va pas.", (3, 3, 4), ["anxiety", "relief"], "repair"),
+    )
+    s.add_learner_turn("Vous avez l'air fâchée, mais je ne peux rien signer de plus, c'est comme ça.")
+    s.add_patient_turn(
+        "Vous ne me croyez pas, c'est ça ?",
+        _hidden("Encore quelqu'un qui décide à ma place.", (2, 2, 3), ["anger", "feeling_judged"], "confrontation"),
+    )
+    s.add_learner_turn("Dites-moi ce que vous espérez, et je vous dirai ce que je dois évaluer de mon côté.")
+    s.add_patient_turn("Je veux juste qu'on me croie.", _hidden("Je ne sais pas.", (2, 2, 3), ["ambivalence"]))
+    s.events = [
+        _event(3, _P, _R, "si vous le dites", rupture=RuptureType.withdrawal, subtype="deferential_appeasing"),
+        _event(3, _P, _R, "si vous le dites", rupture=RuptureType.withdrawal),  # reported twice
+        _event(4, _C, _M, rupture=RuptureType.withdrawal),
+        _event(5, _P, _R, "Mm-hmm.", rupture=RuptureType.withdrawal, subtype="minimal_response"),
+        _event(6, _C, _A, "Ça vous a touchée ?", function=MetacommFunction.emotional),
+        _event(8, _C, _R, "c'est comme ça", rupture=RuptureType.confrontation),
+        _event(9, _P, _R, "Vous ne me croyez pas", rupture=RuptureType.confrontation),
+        _event(10, _C, _A, "Dites-moi ce que vous espérez", principle=RepairPrinciple.explore_perspectives),
+    ]
+    return s
+
+
+def english_session() -> Session:
+    """A confrontation answered by an emotional repair that works, then a withdrawal left unrepaired."""
+    s = Session(persona_id="bertrand.en", language="en", llm="fake")
+    s.add_learner_turn("Hi Mrs. Bertrand, what brings you in today?")
+    s.add_patient_turn(
+        "The headaches haven't gone away. I'd like three more months.",
+        _hidden("Ask right away, before I lose my nerve.", (3, 3, 4), ["anxiety"]),
+    )
+    s.add_learner_turn(HOSTILE)
+    s.add_patient_turn(
+        "That's not fair. You don't believe me.",
+        _hidden("He thinks I'm milking the system.", (2, 2, 2), ["anger", "feeling_judged"], "confrontation"),
+    )
+    s.add_learner_turn("I can see you're upset. Tell me what worries you about going back.")
+    s.add_patient_turn(
+        "I'm scared I'll hit another wall.", _hidden("Maybe I can tell her.", (3, 3, 4), ["anxiety", "hope"], "repair")
+    )
+    s.add_learner_turn("Okay. Let's just do two weeks then.")
+    s.add_patient_turn("Fine. Whatever you think.", _hidden("Why did I bother.", (2, 2, 3), ["sadness"], "withdrawal"))
+    s.add_learner_turn("So, any questions?")
+    s.events = [
+        _event(3, _P, _R, "You don't believe me", rupture=RuptureType.confrontation),
+        _event(4, _C, _A, "I can see you're upset", function=MetacommFunction.emotional),
+        _event(7, _P, _R, "Whatever you think", rupture=RuptureType.withdrawal),
+        _event(8, _C, _M, rupture=RuptureType.withdrawal),
+    ]
+    return s
+
+
+# --------------------------------------------------------------------------- content
+
+
+def test_timeline_starts_at_the_personas_initial_alliance(persona_fr: Persona) -> None:
+    debrief = build_debrief(french_session(), persona_fr)
+    start = debrief.timeline[0]
+    assert start.initial and (start.turn, start.goals, start.tasks, start.bond) == (0, 3, 3, 4)
+    assert [p.turn for p in debrief.timeline[1:]] == [1, 3, 5, 7, 9, 11]
+    assert debrief.timeline[2].mean == 2.0 and debrief.timeline[2].emotions[0].value == "shame"
+    assert debrief.patient_name == "Mme Bertrand"
+
+
+def test_without_the_persona_the_timeline_has_only_patient_turns() -> None:
+    debrief = build_debrief(french_session())
+    assert [p.turn for p in debrief.timeline] == [1, 3, 5, 7, 9, 11]
+    assert not any(p.initial for p in debrief.timeline)
+    assert debrief.patient_name is None
+
+
+def test_events_are_placed_once_with_taxonomy_labels(persona_fr: Persona) -> None:
+    events = build_debrief(french_session(), persona_fr).events
+    assert [(e.turn, e.kind.value, e.label) for e in events] == [
+        (3, "rupture_marker", "withdrawal"),
+        (4, "missed_repair", "withdrawal"),
+        (5, "rupture_marker", "withdrawal"),
+        (6, "repair_attempt", "emotional"),
+        (8, "rupture_marker", "confrontation"),
+        (9, "rupture_marker", "confrontation"),
+        (10, "repair_attempt", "explore_perspectives"),
+    ]
+    assert events[0].subtype == "deferential_appeasing" and events[3].speaker is Speaker.clinician
+
+
+def test_flagged_moments_pair_the_learners_words_with_the_thought_right_after(persona_fr: Persona) -> None:
+    debrief = build_debrief(french_session(), persona_fr)
+    by_turn = {m.learner_turn: m for m in debrief.flagged}
+    assert sorted(by_turn) == [2, 4, 6, 8, 10]  # the greeting (0, 1) has no flag
+    moment = by_turn[2]
+    assert moment.learner_text is not None and moment.learner_text.startswith("Trois mois, c'est beaucoup")
+    assert moment.inner_monologue == FR_SHAME  # turn 3's thought, not turn 1's
+    assert moment.patient_turn == 3 and moment.patient_reply == "D'accord… si vous le dites."
+    assert [e.label for e in moment.patient_events] == ["withdrawal"] and moment.learner_events == []
+    assert moment.alliance is not None and moment.alliance.mean == 2.0
+    assert [e.kind for e in by_turn[4].learner_events] == [EventKind.missed_repair]
+    assert by_turn[4].inner_monologue == "Je veux juste partir d'ici."
+
+
+def test_counts_by_type_party_and_label_and_repairs_that_worked(persona_fr: Persona) -> None:
+    debrief = build_debrief(french_session(), persona_fr)
+    counts = debrief.counts
+    assert counts.ruptures_by_type == {RuptureType.withdrawal: 2, RuptureType.confrontation: 2}
+    assert counts.ruptures_by_party == {Speaker.clinician: 1, Speaker.patient: 3}
+    assert counts.repairs_by_label == {"emotional": 1, "explore_perspectives": 1}
+    assert counts.missed_repairs == 1
+    assert (counts.repairs_worked, counts.repairs_assessed) == (1, 2)
+    worked = {r.turn: (r.before, r.after, r.worked) for r in debrief.repairs}
+    assert worked == {6: (1.67, 3.33, True), 10: (2.33, 2.33, False)}
+
+
+def test_missed_repairs_quote_the_rupture_and_the_learners_words(persona_fr: Persona) -> None:
+    (missed,) = build_debrief(french_session(), persona_fr).missed_repairs
+    assert (missed.turn, missed.rupture, missed.rupture_turn) == (4, RuptureType.withdrawal, 3)
+    assert missed.patient_text == "D'accord… si vous le dites."
+    assert missed.learner_text == "Parfait. Je vous prépare le formulaire pour l'assurance."
+
+
+def test_key_moment_is_the_largest_drop_with_alternatives_in_the_personas_language(persona_fr: Persona) -> None:
+    moment = build_debrief(french_session(), persona_fr).key_moment
+    assert moment is not None
+    assert (moment.reason, moment.learner_turn, moment.patient_turn) == ("largest_drop", 2, 3)
+    assert (moment.before, moment.after, moment.drop) == (3.33, 2.0, 1.33)
+    assert moment.rupture is RuptureType.withdrawal
+    assert (
+        moment.respond_turn == 4 and moment.respond_text == "Parfait. Je vous prépare le formulaire pour l'assurance."
+    )
+    alternatives = moment.alternatives
+    assert 2 <= len(alternatives) <= 3
+    assert [a.move for a in alternatives] == ["emotional", "exploratory", "reflective"]
+    assert all(a.language == "fr" and a.principle is RepairPrinciple.metacommunication for a in alternatives)
+    assert "Je remarque que vous parlez moins" in alternatives[0].text  # the coach's French withdrawal hint
+
+
+def test_alternatives_follow_the_persona_not_the_ui_and_put_the_tried_move_last(persona_en: Persona) -> None:
+    moment = build_debrief(english_session(), persona_en).key_moment
+    assert moment is not None and moment.learner_turn == 2 and moment.rupture is RuptureType.confrontation
+    assert moment.respond_turn == 4  # the learner tried an emotional repair there
+    assert [a.move for a in moment.alternatives] == ["clarifying", "explore_perspectives", "emotional"]
+    assert moment.alternatives[1].principle is RepairPrinciple.explore_perspectives
+    assert moment.alternatives[1].function is None
+    assert all(a.language == "en" for a in moment.alternatives)
+    assert "I think I explained that badly" in moment.alternatives[0].text
+    markdown_fr = to_markdown(build_debrief(english_session(), persona_en), "fr")
+    assert "I think I explained that badly" in markdown_fr and "Clarificatrice (Métacommunication)" in markdown_fr
+
+
+def test_key_moment_ties_go_to_the_earliest_drop(persona_en: Persona) -> None:
+    s = Session(persona_id="bertrand.en", language="en", llm="fake")
+    for text, alliance in (("One.", (3, 3, 4)), ("Two.", (2, 2, 3)), ("Three.", (4, 4, 4)), ("Four.", (3, 3, 3))):
+        s.add_learner_turn(f"Learner {text}")
+        s.add_patient_turn(text, _hidden("…", alliance, ["calm"]))
+    moment = build_debrief(s, persona_en).key_moment
+    assert moment is not None and moment.drop == 1.0 and moment.learner_turn == 2
+
+
+def test_with_no_drop_the_key_moment_is_the_first_rupture_marker() -> None:
+    s = Session(persona_id="bertrand.en", language="en", llm="fake")
+    s.add_learner_turn("You need to go back on Monday.")
+    s.add_patient_turn("No. I won't.", _hidden("No way.", (4, 4, 4), ["anger"]))
+    s.add_learner_turn("Let's talk about it.")
+    s.add_patient_turn("Okay.", _hidden("Hm.", (4, 4, 4), ["calm"]))
+    s.events = [_event(1, _P, _R, "I won't", rupture=RuptureType.confrontation)]
+    moment = build_debrief(s).key_moment
+    assert moment is not None
+    assert (moment.reason, moment.learner_turn, moment.patient_turn, moment.respond_turn) == ("first_rupture", 0, 1, 2)
+    assert moment.rupture is RuptureType.confrontation and len(moment.alternatives) == 3
+
+
+def test_a_calm_visit_has_no_key_moment_and_zero_counts(persona_en: Persona) -> None:
+    s = Session(persona_id="bertrand.en", language="en", llm="fake")
+    s.add_learner_turn("Hello.")
+    s.add_patient_turn("Hello.", _hidden("Fine.", (4, 4, 4), ["calm"]))
+    debrief = build_debrief(s, persona_en)
+    assert debrief.key_moment is None and debrief.flagged == []
+    assert sum(debrief.counts.ruptures_by_type.values()) == 0 and debrief.counts.repairs_assessed == 0
+    assert "| 1 | 4 | 4 | 4 |" in to_markdown(debrief, "en")
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def test_markdown_has_the_table_the_thoughts_and_the_svg_link(persona_fr: Persona) -> None:
+    text = to_markdown(build_debrief(french_session(), persona_fr), "fr", svg_path="visite.svg")
+    assert text.startswith("# Débriefing — Mme Bertrand")
+    assert "| Tour | Objectifs | Tâches | Lien | Événements |" in text
+    assert "| 0 (début) | 3 | 3 | 4 |  |" in text
+    assert "| 3 | 2 | 2 | 2 | Mme Bertrand : Marqueur de rupture — Retrait (Déférence, apaisement) |" in text
+    assert "| 6 |  |  |  | Vous : Tentative de réparation — Émotionnelle |" in text
+    assert "![Trajectoire de l'alliance](visite.svg)" in text
+    assert f"_{FR_SHAME}_" in text  # revealed beside the learner's words
+    assert "## Moment clé" in text and "## Réparations manquées" in text
+    assert "Réparations suivies d'une hausse de l'alliance : 1 sur 2" in text
+
+
+def test_markdown_headings_follow_the_ui_language(persona_fr: Persona) -> None:
+    text = to_markdown(build_debrief(french_session(), persona_fr), "en")
+    assert "| Turn | Goals | Tasks | Bond | Events |" in text and "## Key moment" in text
+    assert "Je remarque que vous parlez moins" in text  # the alternatives stay in French
+    assert "](" not in text.split("## Alliance trajectory")[1].split("|")[0]  # no image without an SVG
+
+
+def test_markdown_neutralises_learner_markup(persona_en: Persona) -> None:
+    session = english_session()
+    session.turns[2].text = "![x](http://evil.example/t.png) <img src=x> | cell"
+    session.events.append(_event(2, _C, _R, "cell", rupture=RuptureType.confrontation))
+    text = to_markdown(build_debrief(session, persona_en), "en")
+    assert "![x](" not in text and not re.search(r"(?<!\\)<img", text)  # no image, no raw HTML
+    assert r"!\[x\](http://evil.example/t.png) \<img src=x\> \| cell" in text  # still legible in an editor
+
+
+def test_html_is_self_contained_and_escapes_hostile_learner_text(persona_en: Persona) -> None:
+    page = to_html(build_debrief(english_session(), persona_en), "en")
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page and "<svg" in page
+    assert "<script" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert not re.search(r"\bsrc=|https?://(?!www\.w3\.org/2000/svg)", page)  # nothing fetched from anywhere
+    assert "He thinks I&#x27;m milking the system." in page  # the revealed thought
+    assert "Content-Security-Policy" in page
+
+
+def test_json_round_trips_through_the_model(persona_fr: Persona) -> None:
+    original = build_debrief(french_session(), persona_fr, compare=None)
+    again = Debrief.model_validate_json(to_json(original))
+    assert again == original
+    assert json.loads(to_json(original))["key_moment"]["alternatives"][0]["move"] == "emotional"
+
+
+def test_svg_is_well_formed_with_lines_glyphs_axes_and_legend(persona_fr: Persona) -> None:
+    debrief = build_debrief(french_session(), persona_fr)
+    root = ET.fromstring(timeline_svg(debrief, "fr"))
+    assert root.tag == f"{SVG}svg"
+    assert len(root.findall(f"{SVG}polyline")) == 3  # goals, tasks, bond
+    counts = {kind: len(root.findall(f"{SVG}path[@class='{kind.value}']")) for kind in EventKind}
+    assert counts == {EventKind.rupture_marker: 4 + 1, EventKind.repair_attempt: 2 + 1, EventKind.missed_repair: 1 + 1}
+    texts = {el.text for el in root.iter(f"{SVG}text")}
+    assert {"Tour", "Alliance perçue (1–7)", "Objectifs", "Tâches", "Lien", "Marqueur de rupture"} <= texts
+
+
+def test_svg_escapes_evidence_in_tooltips(persona_en: Persona) -> None:
+    session = english_session()
+    session.events.append(_event(2, _C, _R, "<script>alert('x')</script>", rupture=RuptureType.confrontation))
+    svg = timeline_svg(build_debrief(session, persona_en), "en")
+    assert "<script" not in svg
+    titles = [el.text or "" for el in ET.fromstring(svg).iter(f"{SVG}title")]
+    assert any("<script>alert('x')</script>" in title for title in titles)  # escaped, then parsed back
+
+
+def test_plotly_figure_shows_the_same_lines_and_glyphs(persona_fr: Persona) -> None:
+    figure = timeline_figure(build_debrief(french_session(), persona_fr), "en")
+    names = [trace.name for trace in figure.data]
+    assert names == ["Goals", "Tasks", "Bond", "Rupture marker", "Repair attempt", "Missed repair"]
+    assert list(figure.data[2].y) == [4, 4, 2, 2, 4, 3, 3]  # bond, from the start
+    assert list(figure.data[3].marker.symbol) == [
+        "triangle-down",
+        "triangle-down",
+        "triangle-down-open",
+        "triangle-down",
+    ]
+
+
+# --------------------------------------------------------------------------- branching
+
+
+def test_branch_at_keeps_earlier_turns_and_their_events_only() -> None:
+    original = french_session()
+    before = original.to_json()
+    branch = original.branch_at(4)
+    assert branch.id != original.id and (branch.parent_id, branch.branch_turn) == (original.id, 4)
+    assert [t.id for t in branch.turns] == [0, 1, 2, 3]
+    assert {e.turn for e in branch.events} == {3}
+    assert branch.last_hidden() is not None and branch.last_hidden().inner_monologue == FR_SHAME  # type: ignore[union-attr]
+    branch.turns[3].text = "changed"
+    branch.add_learner_turn("Je vois que ça vous a touchée.")
+    assert original.to_json() == before  # the original is untouched
+    assert branch.turns[-1].id == 4
+
+
+def test_branch_at_refuses_a_patient_turn_or_an_unknown_turn() -> None:
+    session = french_session()
+    with pytest.raises(ValueError, match="patient turn"):
+        session.branch_at(3)
+    with pytest.raises(ValueError, match="not in session"):
+        session.branch_at(42)
+
+
+def test_branch_at_keeps_failures_of_earlier_turns_only() -> None:
+    session = french_session()
+    session.failures = ["turn 2: TimeoutError", "turn 6: APIConnectionError", "odd note"]
+    assert session.branch_at(4).failures == ["turn 2: TimeoutError"]
+
+
+def test_old_transcripts_without_branch_fields_still_load() -> None:
+    data = json.loads(french_session().to_json())
+    del data["parent_id"], data["branch_turn"]
+    loaded = Session.from_json(json.dumps(data))
+    assert loaded.parent_id is None and loaded.branch_turn is None and len(loaded.turns) == 12
+    assert Session.from_json(loaded.branch_at(2).to_json()).branch_turn == 2
+
+
+def test_the_patient_prompt_after_branching_uses_the_restored_hidden_state(
+    persona_fr: Persona, settings: Settings, scripted_backend: Backend
+) -> None:
+    engine = PatientEngine(persona_fr, scripted_backend(lambda _: "{}"), settings)
+    original = french_session()
+    assert "objectifs 2/7, tâches 2/7, lien 3/7" in engine.system_prompt(original)  # turn 11
+    restored = engine.system_prompt(original.branch_at(4))
+    assert "objectifs 2/7, tâches 2/7, lien 2/7" in restored  # turn 3
+    assert "lien 3/7" not in restored
+
+
+async def test_conversation_branch_at_continues_on_a_new_session(
+    persona_fr: Persona, settings: Settings, scripted_backend: Backend, turn_json: Callable[..., str]
+) -> None:
+    seen: list[Sequence[BaseMessage]] = []
+
+    def respond(messages: Sequence[BaseMessage]) -> str:
+        seen.append(messages)
+        return turn_json("Oui, un peu.", "Elle m'écoute enfin.", alliance=(4, 4, 5), move="repair")
+
+    original = Conversation("bertrand.fr", persona_fr, scripted_backend(respond), settings, evaluator=None)
+    original.session = french_session()
+    branch = original.branch_at(4)
+    assert branch.session is not original.session and branch.persona is original.persona
+    assert branch.patient.backend is original.patient.backend and branch.evaluator is original.evaluator
+    outcome = await branch.learner_says("Je vois que ça vous a touchée. On peut en parler ?")
+    assert outcome.patient_turn is not None and outcome.patient_turn.id == 5
+    system = seen[0][0]
+    assert isinstance(system, SystemMessage) and "lien 2/7" in str(system.content)
+    history = " ".join(str(m.content) for m in seen[0][1:])
+    assert "formulaire pour l'assurance" not in history and "On peut en parler ?" in history
+    assert len(original.session.turns) == 12
+    with pytest.raises(ValueError):
+        original.branch_at(5)
+
+
+def test_comparison_of_two_branches_from_the_branch_point(persona_fr: Persona) -> None:
+    original = french_session()
+    branch = original.branch_at(4)
+    branch.add_learner_turn("Je vois que ça vous a touchée. On peut en parler ?")
+    branch.add_patient_turn("Oui… merci.", _hidden("Elle m'écoute.", (4, 4, 5), ["relief"], "repair"))
+    comp = build_debrief(branch, persona_fr, compare=original).comparison
+    assert comp is not None and comp.branch_turn == 4
+    assert comp.start is not None and comp.start.turn == 3 and comp.start.mean == 2.0
+    assert [p.turn for p in comp.this.points] == [5] and [p.turn for p in comp.other.points] == [5, 7, 9, 11]
+    assert comp.this.final is not None and comp.this.final.mean == 4.33
+    assert comp.other.final is not None and comp.other.final.mean == 2.33
+    assert comp.this.opening == "Je vois que ça vous a touchée. On peut en parler ?"
+    assert comp.other.opening == "Parfait. Je vous prépare le formulaire pour l'assurance."
+    reverse = build_debrief(original, persona_fr, compare=branch).comparison
+    assert reverse is not None and reverse.branch_turn == 4 and reverse.this.session_id == original.id
+    text = to_markdown(build_debrief(branch, persona_fr, compare=original), "fr")
+    assert (
+        "## Comparaison des branches" in text
+        and "| **Alliance finale** | **4/4/5 (4,33)** | **2/2/3 (2,33)** |" in text
+    )
+    lines = ET.fromstring(timeline_svg(build_debrief(branch, persona_fr, compare=original), "fr")).findall(
+        f"{SVG}polyline"
+    )
+    assert len(lines) == 3 + 1  # goals, tasks, bond, and the other branch's mean
+    xs = [float(xy.split(",")[0]) for line in lines for xy in line.attrib["points"].split()]
+    assert max(xs) <= 760 - 24 + 0.1  # the longer branch fits in the plot area
+
+
+def test_comparing_with_another_persona_is_refused(persona_fr: Persona) -> None:
+    with pytest.raises(ValueError, match="not two branches"):
+        build_debrief(french_session(), persona_fr, compare=english_session())
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def _args(
+    transcript: Path, out: Path | None = None, compare: Path | None = None, lang: str | None = None
+) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    debrief_command.add_arguments(parser)
+    argv = [str(transcript)]
+    argv += ["--out", str(out)] if out else []
+    argv += ["--compare", str(compare)] if compare else []
+    argv += ["--lang", lang] if lang else []
+    return parser.parse_args(argv)
+
+
+@pytest.fixture
+def fr_transcript(tmp_path: Path) -> Path:
+    path = tmp_path / "visite.json"
+    french_session().save(path)
+    return path
+
+
+def test_command_prints_markdown_with_the_persona_found(
+    fr_transcript: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert debrief_command.run(_args(fr_transcript), settings) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Débriefing — Mme Bertrand") and "| 0 (début) | 3 | 3 | 4 |  |" in out
+    assert FR_SHAME in out
+
+
+def test_command_writes_markdown_and_svg_side_by_side(fr_transcript: Path, settings: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "report" / "visite.md"
+    assert debrief_command.run(_args(fr_transcript, out, lang="en"), settings) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "![Alliance trajectory](visite.svg)" in text and "## Key moment" in text
+    ET.parse(out.with_suffix(".svg"))
+
+
+def test_command_writes_html_and_json(fr_transcript: Path, settings: Settings, tmp_path: Path) -> None:
+    assert debrief_command.run(_args(fr_transcript, tmp_path / "d.html"), settings) == 0
+    assert "<svg" in (tmp_path / "d.html").read_text(encoding="utf-8")
+    assert debrief_command.run(_args(fr_transcript, tmp_path / "d.json"), settings) == 0
+    debrief = Debrief.model_validate_json((tmp_path / "d.json").read_text(encoding="utf-8"))
+    assert debrief.key_moment is not None and debrief.key_moment.learner_turn == 2
+
+
+def test_command_compares_two_branches(fr_transcript: Path, settings: Settings, tmp_path: Path) -> None:
+    branch = Session.from_json(fr_transcript.read_text(encoding="utf-8")).branch_at(4)
+    branch.save(tmp_path / "branch.json")
+    assert debrief_command.run(_args(tmp_path / "branch.json", tmp_path / "c.json", fr_transcript), settings) == 0
+    debrief = Debrief.model_validate_json((tmp_path / "c.json").read_text(encoding="utf-8"))
+    assert debrief.comparison is not None and debrief.comparison.branch_turn == 4
+
+
+def test_command_works_without_the_persona(
+    tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = french_session()
+    session.persona_id = "nobody.fr"
+    session.save(tmp_path / "s.json")
+    assert debrief_command.run(_args(tmp_path / "s.json"), settings) == 0
+    captured = capsys.readouterr()
+    assert "début" not in captured.out and "| 3 | 2 | 2 | 2 |" in captured.out
+    assert "nobody.fr" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "no such file"), ("{not json", "not a session transcript"), ('{"turns": []}', "not a session transcript")],
+)
+def test_command_reports_a_broken_transcript_in_one_line(
+    tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str], content: str | None, message: str
+) -> None:
+    path = tmp_path / "broken.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    assert debrief_command.run(_args(path), settings) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_command_refuses_an_unknown_format_and_a_foreign_branch(
+    fr_transcript: Path, tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert debrief_command.run(_args(fr_transcript, tmp_path / "d.pdf"), settings) == 2
+    assert ".md, .html or .json" in capsys.readouterr().err
+    english_session().save(tmp_path / "en.json")
+    assert debrief_command.run(_args(fr_transcript, compare=tmp_path / "en.json"), settings) == 2
+    assert "not two branches" in capsys.readouterr().err
