@@ -54,7 +54,9 @@ class Probe(BaseModel):
     expect: ProbeExpect = Field(default_factory=ProbeExpect)
 
 
-def load_probes(persona: LoadedPersona, probes_file: Path | None = None, persona_dir: Path | None = None) -> list[Probe]:
+def load_probes(
+    persona: LoadedPersona, probes_file: Path | None = None, persona_dir: Path | None = None
+) -> list[Probe]:
     """The probes of a persona: its own (`evals/probes/personas/<id>.yaml`) first, then those of its language."""
     own = (persona_dir or PERSONA_PROBES_DIR) / f"{persona.id}.yaml"
     raw = list(yaml.safe_load(own.read_text(encoding="utf-8")) or []) if own.exists() else []

@@ -49,7 +49,14 @@ def _run(command: str, monkeypatch: pytest.MonkeyPatch) -> int:
 
 def test_the_doc_has_the_whole_path_from_nothing_to_a_tested_persona() -> None:
     verbs = [" ".join(shlex.split(c.split(" | ")[-1])[1:3]) for c in _commands()]
-    for needed in ("personas new", "personas validate", "personas lint", "personas show", "chat --persona", "probes --persona"):
+    for needed in (
+        "personas new",
+        "personas validate",
+        "personas lint",
+        "personas show",
+        "chat --persona",
+        "probes --persona",
+    ):
         assert needed in verbs, needed
 
 
