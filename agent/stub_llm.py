@@ -274,7 +274,7 @@ def build_app(stub: Stub) -> Starlette:
                     yield _chunk(cid, model, {"content": piece})
             yield _chunk(cid, model, {}, "tool_calls" if mode == "tool" else "stop")
             if include_usage:
-                usage = {"id": cid, "object": "chat.completion.chunk", "model": model, "choices": []}
+                usage: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "model": model, "choices": []}
                 usage["usage"] = _usage(body, text)
                 yield f"data: {json.dumps(usage)}\n\n".encode()
             yield b"data: [DONE]\n\n"
