@@ -56,8 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     leaks.add_argument("--report", metavar="DIR", help="write leaks.md and leaks.json")
     leaks.add_argument("--budget-s", type=float, default=None, help="start no new attack after this many seconds")
 
+    from agent.commands import debrief as debrief_command
     from agent.commands import personas as personas_command
 
+    debrief_command.add_arguments(
+        sub.add_parser("debrief", help="the debrief of a saved session (--transcript-out): Markdown, HTML or JSON")
+    )
     personas_command.add_arguments(sub.add_parser("personas", help="write, check and try persona files"))
     return parser
 
@@ -78,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         from agent.commands import check
 
         return (check.run_probes_command if args.command == "probes" else check.run_leaks_command)(args, settings)
+    if args.command == "debrief":
+        from agent.commands import debrief
+
+        return debrief.run(args, settings)
     if args.command == "personas":
         from agent.commands import personas
 

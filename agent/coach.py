@@ -34,13 +34,13 @@ class Hint:
         return f"**{label.name(lang)}** — {label.definition(lang)}\n\n> {self.example}"
 
 
+# Written for any case (no persona's details), so they fit every patient of the library.
 _HINTS: dict[RuptureType | None, dict[Lang, list[Hint]]] = {
     RuptureType.withdrawal: {
         "fr": [
             Hint(
                 "emotional",
-                "Je remarque que vous parlez moins depuis que j'ai abordé le retour au travail. "
-                "Ça vous a peut-être touché ?",
+                "Je remarque que vous parlez moins depuis ce que je viens de dire. Ça vous a peut-être touché ?",
             ),
             Hint("exploratory", "Qu'est-ce qui se passe pour vous, là, pendant qu'on en parle ?"),
             Hint(
@@ -50,7 +50,7 @@ _HINTS: dict[RuptureType | None, dict[Lang, list[Hint]]] = {
             ),
         ],
         "en": [
-            Hint("emotional", "You've gone quieter since I mentioned going back to work. Did that land hard for you?"),
+            Hint("emotional", "You've gone quieter since what I just said. Did that land hard for you?"),
             Hint("exploratory", "What's going on for you right now, as we talk about this?"),
             Hint("reflective", "I think I moved fast and didn't leave you much room. Is that how it felt?"),
         ],
@@ -60,7 +60,7 @@ _HINTS: dict[RuptureType | None, dict[Lang, list[Hint]]] = {
             Hint(
                 "emotional",
                 "Je vois que ça vous met en colère, et ça se comprend si vous avez l'impression "
-                "qu'on ne vous croit pas.",
+                "qu'on ne vous écoute pas.",
             ),
             Hint(
                 "clarifying",
@@ -68,12 +68,12 @@ _HINTS: dict[RuptureType | None, dict[Lang, list[Hint]]] = {
             ),
             Hint(
                 "explore_perspectives",
-                "Dites-moi ce que vous espérez de cette visite, et je vous dirai aussi "
+                "Dites-moi ce que vous espérez de cette rencontre, et je vous dirai aussi "
                 "ce que je dois évaluer de mon côté. On décide ensemble ensuite ?",
             ),
         ],
         "en": [
-            Hint("emotional", "I can see you're angry, and that makes sense if you feel you're not being believed."),
+            Hint("emotional", "I can see you're angry, and that makes sense if you feel you're not being heard."),
             Hint("clarifying", "I think I explained that badly. What did you take from what I suggested?"),
             Hint(
                 "explore_perspectives",
@@ -83,10 +83,28 @@ _HINTS: dict[RuptureType | None, dict[Lang, list[Hint]]] = {
         ],
     },
     None: {
-        "fr": [Hint("exploratory", "Comment vivez-vous notre échange jusqu'ici ?")],
-        "en": [Hint("exploratory", "How is this conversation going for you so far?")],
+        "fr": [
+            Hint("exploratory", "Comment vivez-vous notre échange jusqu'ici ?"),
+            Hint(
+                "explore_perspectives",
+                "Avant d'aller plus loin : qu'est-ce qui serait le plus important pour vous aujourd'hui ?",
+            ),
+            Hint(
+                "clarifying", "Je veux m'assurer de bien vous suivre : qu'est-ce que vous retenez de ce que j'ai dit ?"
+            ),
+        ],
+        "en": [
+            Hint("exploratory", "How is this conversation going for you so far?"),
+            Hint("explore_perspectives", "Before we go further: what matters most to you today?"),
+            Hint("clarifying", "I want to be sure I'm following you: what did you take from what I said?"),
+        ],
     },
 }
+
+
+def hints_for(rupture: RuptureType | None, lang: Lang) -> tuple[Hint, ...]:
+    """Every hint written for one rupture type (None: no rupture pending), in the bank's order."""
+    return tuple(_HINTS[rupture][lang])
 
 
 def current_rupture(events: list[AllianceEvent]) -> RuptureType | None:

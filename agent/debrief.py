@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.coach import Hint, hint_for
+from agent.coach import Hint, hints_for
 from agent.events import AllianceEvent
 from agent.persona import Persona
 from agent.session import HiddenState, Session, Turn
@@ -430,31 +430,6 @@ def _rupture_at(visit: _Visit, moment: KeyMoment, respond: Turn | None) -> Ruptu
     return next((r for r in found if r is not None), None)
 
 
-def _bank(rupture: RuptureType | None, lang: Lang) -> list[Hint]:
-    """The coach's hints for one rupture type, through its public API (`hint_for` cycles through them)."""
-    events = (
-        [
-            AllianceEvent(
-                turn=0,
-                speaker=Speaker.patient,
-                kind=EventKind.rupture_marker,
-                rupture=rupture,
-                evidence="",
-                confidence=1.0,
-            )
-        ]
-        if rupture is not None
-        else []
-    )
-    hints: list[Hint] = []
-    for index in range(MAX_ALTERNATIVES):
-        hint = hint_for(events, lang, index)
-        if hint in hints:
-            break
-        hints.append(hint)
-    return hints
-
-
 def _alternative(hint: Hint, lang: Lang) -> Alternative:
     if hint.move in MetacommFunction.__members__:
         function = MetacommFunction(hint.move)
@@ -471,7 +446,9 @@ def _alternative(hint: Hint, lang: Lang) -> Alternative:
 def alternatives(rupture: RuptureType | None, lang: Lang, tried: Iterable[str] = ()) -> list[Alternative]:
     """Two or three replies for this rupture; moves the learner already tried come last."""
     used = set(tried)
-    hints = sorted(_bank(rupture, lang), key=lambda h: h.move in used)  # stable: the bank's order otherwise
+    hints = sorted(
+        hints_for(rupture, lang)[:MAX_ALTERNATIVES], key=lambda h: h.move in used
+    )  # stable: the bank's order otherwise
     return [_alternative(h, lang) for h in hints]
 
 
