@@ -6,22 +6,65 @@ import asyncio
 import logging
 
 import chainlit as cl
+import chainlit.server
+from chainlit.data import get_data_layer
 from chainlit.input_widget import InputWidget, Select
+from chainlit.types import ThreadDict
+from starlette.datastructures import Headers
 
+from agent.access import AccessDenied, Requester, Role
+from agent.auth import LOCAL_USER, UserDirectory, ensure_auth_secret
 from agent.coach import hint_for
 from agent.config import get_settings
 from agent.conversation import Conversation
+from agent.datalayer import AllianceDataLayer, install_requester_middleware
 from agent.evaluator import build_evaluator
 from agent.events import AllianceEvent
 from agent.llm import BackendError, ChatBackend, build_backend
 from agent.monitor import LEVEL_NAMES, CoachingLevel, monitor_props
-from agent.persona import load_library
-from agent.taxonomy import Lang
+from agent.persona import LoadedPersona, load_library
+from agent.session import Session
+from agent.storage import SessionStore, SessionView, StoredSession, database_url, with_learner_turn
+from agent.taxonomy import Lang, Speaker
 from agent.ui_text import t, ui_lang
 
+log = logging.getLogger(__name__)
 settings = get_settings()
+users = UserDirectory(settings)
+users.load()  # a broken users file or ALLIANCE_USERS stops the app here: never a silent fallback to local mode
+local_mode = not users.configured()
+ensure_auth_secret(settings)  # before Chainlit checks CHAINLIT_AUTH_SECRET, right after loading this module
 _backend: ChatBackend | None = None
 _backend_lock = asyncio.Lock()
+
+
+def _role_of(identifier: str) -> Role:
+    return users.role_of(identifier)
+
+
+install_requester_middleware(chainlit.server.app, _role_of)
+
+
+@cl.data_layer
+def data_layer() -> AllianceDataLayer:
+    return AllianceDataLayer(database_url(settings), role_of=_role_of)
+
+
+async def password_login(username: str, password: str) -> cl.User | None:
+    account = await asyncio.to_thread(users.authenticate, username, password)  # scrypt: off the event loop
+    if account is None:
+        return None
+    return cl.User(identifier=account.name, metadata={"role": account.role, "provider": "password"})
+
+
+async def local_login(headers: Headers) -> cl.User:
+    return cl.User(identifier=LOCAL_USER, metadata={"role": "learner", "provider": "local"})
+
+
+if local_mode:
+    cl.header_auth_callback(local_login)  # one local user, no password: history and resume still work
+else:
+    cl.password_auth_callback(password_login)
 
 
 async def _get_backend() -> ChatBackend:
@@ -40,6 +83,34 @@ def _level() -> CoachingLevel:
     return CoachingLevel(cl.user_session.get("level") or CoachingLevel.learner)
 
 
+def _store() -> SessionStore | None:
+    layer = get_data_layer()
+    return layer.sessions if isinstance(layer, AllianceDataLayer) else None
+
+
+def _requester() -> Requester | None:
+    user = cl.context.session.user
+    return users.requester(user.identifier) if user is not None else None
+
+
+async def _save(session: Session | None = None) -> None:
+    """Keep the whole session, hidden states included, in our own table: never in Chainlit's thread or steps."""
+    conversation: Conversation | None = cl.user_session.get("conversation")
+    store, user = _store(), cl.context.session.user
+    if session is None and conversation is not None:
+        session = conversation.session
+    if session is None or not session.turns or store is None or user is None:
+        return
+    view = SessionView(level=_level().value, unavailable=sorted(cl.user_session.get("unavailable") or ()))
+    try:
+        await store.save(cl.context.session.thread_id, user.identifier, session, view)
+    except Exception:  # the visit goes on; the learner is told once that it is not being kept
+        log.exception("session of thread %s not saved", cl.context.session.thread_id)
+        if not cl.user_session.get("save_warned"):
+            cl.user_session.set("save_warned", True)
+            await cl.Message(content=t("not_saved", _lang()), author="Alliance").send()
+
+
 async def _refresh_monitor() -> None:
     conversation: Conversation | None = cl.user_session.get("conversation")
     if conversation is None:
@@ -55,12 +126,15 @@ async def _refresh_monitor() -> None:
 
 
 @cl.on_app_startup
-def app_startup() -> None:
-    """Load the embedded model once, before any learner connects.
+async def app_startup() -> None:
+    """Create the database schema and load the embedded model once, before any learner connects.
 
     Loading a GGUF holds the GIL for seconds; doing it here keeps it out of a live session.
     """
     global _backend
+    layer = get_data_layer()
+    if isinstance(layer, AllianceDataLayer):
+        await layer.ensure_schema()  # an unreachable database stops the start here, not at the first learner
     if not settings.endpoint_configured() and not settings.alliance_llm:
         try:
             _backend = build_backend(settings)
@@ -82,6 +156,39 @@ async def chat_profiles(user: cl.User | None, language: str | None = None) -> li
     ]
 
 
+async def _open_conversation(loaded: LoadedPersona, lang: Lang, stored: StoredSession | None) -> Conversation | None:
+    """The backend, the evaluator, the conversation (new, or around a kept session) and the level selector."""
+    try:
+        if _backend is None and not settings.endpoint_configured():
+            await cl.Message(content=t("model_loading", lang), author="Alliance").send()
+        backend = await _get_backend()
+        evaluator = await asyncio.to_thread(build_evaluator, "detector", settings)
+    except (BackendError, OSError) as exc:
+        await cl.Message(content=t("backend_failed", lang, reason=str(exc)), author="Alliance").send()
+        return None
+    session = stored.session if stored is not None else None
+    conversation = Conversation(loaded.id, loaded.persona, backend, settings, evaluator, session=session)
+    cl.user_session.set("conversation", conversation)
+    if backend.prefill:
+        conversation.start_prefill()
+    view = stored.view if stored is not None else SessionView()
+    known = {level.value for level in CoachingLevel}
+    initial = view.level if view.level in known else CoachingLevel.learner.value
+    cl.user_session.set("level", initial)
+    cl.user_session.set("unavailable", set(view.unavailable))
+    widgets: list[InputWidget] = [
+        Select(
+            id="level",
+            label=t("coaching_level", lang),
+            description=t("coaching_help", lang),
+            items={LEVEL_NAMES[level][lang]: level.value for level in CoachingLevel},
+            initial_value=initial,
+        )
+    ]
+    await cl.ChatSettings(widgets).send()
+    return conversation
+
+
 @cl.on_chat_start
 async def start() -> None:
     lang = _lang()
@@ -94,35 +201,41 @@ async def start() -> None:
     if loaded is None:
         await cl.Message(content=t("no_persona", lang), author="Alliance").send()
         return
-    try:
-        if _backend is None and not settings.endpoint_configured():
-            await cl.Message(content=t("model_loading", lang), author="Alliance").send()
-        backend = await _get_backend()
-        evaluator = await asyncio.to_thread(build_evaluator, "detector", settings)
-    except (BackendError, OSError) as exc:
-        await cl.Message(content=t("backend_failed", lang, reason=str(exc)), author="Alliance").send()
+    conversation = await _open_conversation(loaded, lang, None)
+    if conversation is None:
         return
-    conversation = Conversation(loaded.id, loaded.persona, backend, settings, evaluator)
-    cl.user_session.set("conversation", conversation)
-    if backend.prefill:
-        conversation.start_prefill()
-    cl.user_session.set("level", CoachingLevel.learner.value)
-    cl.user_session.set("unavailable", set())
-    widgets: list[InputWidget] = [
-        Select(
-            id="level",
-            label=t("coaching_level", lang),
-            description=t("coaching_help", lang),
-            items={LEVEL_NAMES[level][lang]: level.value for level in CoachingLevel},
-            initial_value=CoachingLevel.learner.value,
-        )
-    ]
-    await cl.ChatSettings(widgets).send()
     brief = f"### {t('brief_title', lang)}: {loaded.persona.display_name}\n\n{loaded.persona.case_brief}\n\n"
     brief += f"_{t('brief_footer', lang)}_"
-    if backend.offline_demo:
+    if conversation.patient.backend.offline_demo:
         brief += f"\n\n> ⚠️ {t('offline_demo', lang)}"
+    if local_mode:
+        brief += f"\n\n> 🔓 {t('local_mode', lang)}"
     await cl.Message(content=brief, author="Alliance").send()
+    await _refresh_monitor()
+
+
+@cl.on_chat_resume
+async def resume(thread: ThreadDict) -> None:
+    """A reloaded page or a restarted server: the conversation goes on from the kept session."""
+    lang = _lang()
+    store, requester = _store(), _requester()
+    try:
+        stored = await store.read(thread["id"], requester) if store and requester else None
+    except AccessDenied:  # Chainlit lets only the author resume; this is the second lock
+        stored = None
+    if stored is None:
+        await cl.Message(content=t("resume_missing", lang), author="Alliance").send()
+        return
+    loaded = load_library(settings.personas_dir).personas.get(stored.session.persona_id)
+    if loaded is None:
+        await cl.Message(
+            content=t("resume_no_persona", lang, persona=stored.session.persona_id), author="Alliance"
+        ).send()
+        return
+    if await _open_conversation(loaded, lang, stored) is None:
+        return
+    if stored.session.turns and stored.session.turns[-1].speaker is Speaker.clinician:
+        await cl.Message(content=t("resume_unanswered", lang), author="Alliance").send()
     await _refresh_monitor()
 
 
@@ -130,6 +243,7 @@ async def start() -> None:
 async def settings_update(values: dict[str, str]) -> None:
     cl.user_session.set("level", values.get("level", CoachingLevel.learner.value))
     await _refresh_monitor()
+    await _save()
 
 
 async def _on_events(turn_id: int, events: list[AllianceEvent] | None) -> None:
@@ -137,6 +251,7 @@ async def _on_events(turn_id: int, events: list[AllianceEvent] | None) -> None:
         unavailable: set[int] = cl.user_session.get("unavailable") or set()
         unavailable.add(turn_id)
     await _refresh_monitor()
+    await _save()
 
 
 @cl.on_message
@@ -144,12 +259,15 @@ async def on_message(message: cl.Message) -> None:
     conversation: Conversation | None = cl.user_session.get("conversation")
     if conversation is None:
         return
+    # Kept before the patient is asked: a crash or a restart mid-reply loses no word of the learner.
+    await _save(with_learner_turn(conversation.session, message.content))
     reply = cl.Message(content="", author=conversation.persona.display_name)
 
     async def on_token(token: str) -> None:
         await reply.stream_token(token)
 
     outcome = await conversation.learner_says(message.content, on_token, _on_events)
+    await _save()
     if outcome.patient_turn is None:
         if outcome.streamed:
             await reply.remove()

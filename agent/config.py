@@ -51,8 +51,27 @@ class Settings(BaseSettings):
     )
     max_reply_tokens: int = Field(700, ge=32, validation_alias="ALLIANCE_MAX_REPLY_TOKENS")
 
+    # Kept sessions and logins.
+    data_dir: Path = Field(
+        REPO_ROOT / ".data",
+        validation_alias="ALLIANCE_DATA_DIR",
+        description="The SQLite database, the generated login secret and the default users file live here.",
+    )
+    database_url: SecretStr | None = Field(
+        None, validation_alias="DATABASE_URL", description="postgresql://... to keep sessions in PostgreSQL."
+    )
+    users_file: Path | None = Field(
+        None, validation_alias="ALLIANCE_USERS_FILE", description="TOML users file; default DATA_DIR/users.toml."
+    )
+    users: SecretStr | None = Field(
+        None, validation_alias="ALLIANCE_USERS", description="NAME:ROLE:HASH entries, separated by commas or spaces."
+    )
+
     def endpoint_configured(self) -> bool:
         return bool(self.openai_base_url or self.openai_api_key)
+
+    def users_path(self) -> Path:
+        return self.users_file or self.data_dir / "users.toml"
 
 
 def get_settings() -> Settings:

@@ -44,6 +44,30 @@ _TEXT: dict[str, dict[Lang, str]] = {
         "fr": "Examen : rien en direct. Apprenant : signaux sur vos tours. Coach : aussi les marqueurs du patient, "
         "et des pistes.",
     },
+    "local_mode": {
+        "en": "Local mode: no users are configured, so everyone who can open this page shares one local account. "
+        "Add users (`alliance users add`) before serving the app to others.",
+        "fr": "Mode local : aucun utilisateur n'est configuré, toute personne qui ouvre cette page partage un même "
+        "compte local. Ajoutez des utilisateurs (`alliance users add`) avant d'ouvrir l'application à d'autres.",
+    },
+    "not_saved": {
+        "en": "This session cannot be saved right now: you can go on, but a reload or a restart will lose it.",
+        "fr": "Cette séance ne peut pas être enregistrée pour l'instant : vous pouvez continuer, mais un rechargement "
+        "ou un redémarrage la perdra.",
+    },
+    "resume_missing": {
+        "en": "This conversation was not kept, so it cannot go on. Start a new chat to talk with the patient.",
+        "fr": "Cette conversation n'a pas été conservée : elle ne peut pas reprendre. Commencez une nouvelle "
+        "conversation pour parler au patient.",
+    },
+    "resume_no_persona": {
+        "en": "The patient of this conversation ({persona}) is no longer available, so it cannot go on.",
+        "fr": "Le patient de cette conversation ({persona}) n'est plus disponible : elle ne peut pas reprendre.",
+    },
+    "resume_unanswered": {
+        "en": "The patient had not answered your last message: send it again, or say something new.",
+        "fr": "Le patient n'avait pas répondu à votre dernier message : renvoyez-le, ou dites autre chose.",
+    },
     "hint": {"en": "Hint", "fr": "Piste"},
     "hint_title": {"en": "A repair move you could try", "fr": "Une piste de réparation à essayer"},
 }

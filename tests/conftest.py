@@ -1,7 +1,7 @@
 """Shared fixtures: an isolated environment, no network, and a scripted (fake) chat backend.
 
-Every test runs in its own empty working directory with the OpenAI and ALLIANCE_* variables
-removed (ALLIANCE_CACHE_DIR excepted: it only says where the fetched local model lives), so
+Every test runs in its own empty working directory with the OpenAI, DATABASE_URL and ALLIANCE_*
+variables removed (ALLIANCE_CACHE_DIR excepted: it only says where the fetched local model lives), so
 no developer `.env` or shell export can change what a test sees. Sockets may connect to
 loopback only (the real local-model test talks to an in-process server on 127.0.0.1);
 anything else fails loudly with `NetworkBlocked`.
@@ -29,6 +29,7 @@ Responder = Callable[[Sequence[BaseMessage]], str]
 PERSONAS_DIR = REPO_ROOT / "personas"
 _KEPT_ALLIANCE_VARS = {"ALLIANCE_CACHE_DIR"}
 _OPENAI_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_VERSION")
+_DATABASE_VARS = ("DATABASE_URL",)  # a developer's database (even on loopback) is never written by a test
 
 
 class NetworkBlocked(RuntimeError):
@@ -40,7 +41,7 @@ class NetworkBlocked(RuntimeError):
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    for name in _OPENAI_VARS:
+    for name in (*_OPENAI_VARS, *_DATABASE_VARS):
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):
         if name.startswith("ALLIANCE_") and name not in _KEPT_ALLIANCE_VARS:

@@ -12,11 +12,13 @@ state carries a unique marker: it must be stored with the turn and appear in no 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import json
+import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -24,21 +26,27 @@ from typing import Any
 
 import chainlit as cl
 import chainlit.config
+import chainlit.data
 import pytest
 from chainlit.context import ChainlitContext, context_var
 from chainlit.session import WebsocketSession
+from chainlit.socket import persist_user_session, resume_thread
+from chainlit.user import PersistedUser, User
 from chainlit.user_session import user_sessions
 from langchain_core.messages import BaseMessage, SystemMessage
 from openai_support import network_guard
 
 from agent.config import Settings
 from agent.conversation import Conversation, Evaluator
+from agent.datalayer import AllianceDataLayer
 from agent.events import AllianceEvent
 from agent.llm import ChatBackend
 from agent.monitor import CoachingLevel
 from agent.persona import load_persona
-from agent.session import PublicTurn
+from agent.session import PublicTurn, Session, Turn
+from agent.storage import CHAINLIT_TABLES, SESSIONS_TABLE
 from agent.taxonomy import EventKind, RuptureType, Speaker
+from agent.ui_text import t
 
 __all__ = ["network_guard"]  # fixture, used by name
 
@@ -99,6 +107,7 @@ class Harness:
     socket: FakeSocket
     files_dir: Path
     backends: list[ChatBackend]
+    db_path: Path
 
     def served_files(self) -> str:
         return "".join(
@@ -140,15 +149,21 @@ class FixedEvaluator(Evaluator):
 
 
 @pytest.fixture
-def harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Harness]:
+async def harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[Harness]:
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_VERSION", "DATABASE_URL", "LITERAL_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ALLIANCE_LLM", "fake")
+    # Sessions are kept in a SQLite file of this test; the login secret is given (none is written).
+    monkeypatch.setenv("ALLIANCE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "test-secret-" + "h" * 48)
     import agent.app as app
     import agent.llm
 
     monkeypatch.setattr(app, "settings", Settings(_env_file=None))  # type: ignore[call-arg]
     monkeypatch.setattr(app, "_backend", None)
+    # Chainlit builds its data layer once per process: a fresh one (on this test's file) per test.
+    monkeypatch.setattr(chainlit.data, "_data_layer", None)
+    monkeypatch.setattr(chainlit.data, "_data_layer_initialized", False)
     backends: list[ChatBackend] = []
     real_build = agent.llm.build_backend
 
@@ -162,12 +177,28 @@ def harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Harness
     files_dir = tmp_path / "files"
     files_dir.mkdir()
     monkeypatch.setattr(chainlit.config, "FILES_DIRECTORY", files_dir)
-    yield Harness(app, FakeSocket(), files_dir, backends)
+    yield Harness(app, FakeSocket(), files_dir, backends, tmp_path / "data" / "alliance.db")
+    await _close_data_layer()
+
+
+async def _close_data_layer() -> None:
+    layer = chainlit.data._data_layer
+    if isinstance(layer, AllianceDataLayer):
+        await layer.engine.dispose()
 
 
 @contextlib.asynccontextmanager
-async def browser_tab(socket: FakeSocket, profile: str = PROFILE, language: str = "fr-CA") -> AsyncIterator[Any]:
-    """What Chainlit's socket server sets up for a connected tab, minus the socket."""
+async def browser_tab(
+    socket: FakeSocket,
+    profile: str = PROFILE,
+    language: str = "fr-CA",
+    user: PersistedUser | None = None,
+    thread_id: str | None = None,
+) -> AsyncIterator[Any]:
+    """What Chainlit's socket server sets up for a connected tab, minus the socket.
+
+    With a thread id, the tab asks to resume that thread (as a browser does from the history).
+    """
     session = WebsocketSession(
         id=str(uuid.uuid4()),
         socket_id=str(uuid.uuid4()),
@@ -177,6 +208,8 @@ async def browser_tab(socket: FakeSocket, profile: str = PROFILE, language: str 
         client_type="webapp",
         environ={"HTTP_ACCEPT_LANGUAGE": language},
         chat_profile=profile,
+        user=user,
+        thread_id=thread_id,
     )
     token = context_var.set(ChainlitContext(session))
     try:
@@ -300,3 +333,200 @@ async def test_a_turn_the_model_cannot_form_emits_an_error_message_and_still_no_
     assert not socket.of("stream_token")
     assert harness.backends[0].model.calls  # type: ignore[attr-defined]
     assert MARKER not in harness.everything_sent()
+
+
+# --------------------------------------------------------------------------- kept sessions
+
+
+async def _settle() -> None:
+    """Let the background work Chainlit starts (thread creation, queued step writes) finish."""
+    for _ in range(100):
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+        if not pending:
+            return
+        await asyncio.wait(pending, timeout=0.1)
+
+
+async def _say(text: str) -> None:
+    """A learner message the way Chainlit's socket handler delivers it: stored as a step, then on_message."""
+    import agent.app as app
+
+    payload: Any = {
+        "message": {
+            "id": str(uuid.uuid4()),
+            "type": "user_message",
+            "output": text,
+            "createdAt": "2026-01-01T00:00:00Z",
+            "threadId": cl.context.session.thread_id,
+        },
+        "fileReferences": [],
+    }
+    message = await cl.context.emitter.process_message(payload)
+    await app.on_message(message)
+    await _drain()
+    await _settle()
+
+
+async def _layer() -> AllianceDataLayer:
+    layer = chainlit.data.get_data_layer()
+    assert isinstance(layer, AllianceDataLayer)
+    return layer
+
+
+def _chainlit_cells_with(db_path: Path, needle: str) -> list[str]:
+    found = []
+    with sqlite3.connect(db_path) as conn:
+        for table in CHAINLIT_TABLES:
+            cursor = conn.execute(f"SELECT * FROM {table}")
+            columns = [d[0] for d in cursor.description]
+            found += [f"{table}.{c}" for row in cursor for c, v in zip(columns, row, strict=True) if needle in str(v)]
+    return found
+
+
+def _kept_turns(db_path: Path) -> list[Turn]:
+    with sqlite3.connect(db_path) as conn:
+        rows = conn.execute(f"SELECT session_json FROM {SESSIONS_TABLE}").fetchall()
+    assert len(rows) == 1
+    return Session.from_json(rows[0][0]).turns
+
+
+async def test_every_turn_survives_a_restart_and_the_conversation_resumes_where_it_was(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, socket = harness.app, harness.socket
+    monkeypatch.setattr(app, "build_evaluator", lambda kind, settings: FixedEvaluator())
+    alice = await (await _layer()).create_user(User(identifier="alice"))
+    assert isinstance(alice, PersistedUser)
+
+    async with browser_tab(socket, user=alice) as tab:
+        thread_id = tab.thread_id
+        await app.start()
+        await app.settings_update({"level": CoachingLevel.coach.value})
+        await _say(LEARNER)
+        await _say("Qu'est-ce qui vous inquiète le plus ?")
+        before = cl.user_session.get("conversation").session
+        monitor_before = harness.monitors()[-1]["props"]
+        # What Chainlit does when the tab goes away: the user session into the thread's metadata.
+        await persist_user_session(thread_id, tab.to_persistable())
+
+    # Kept: all four turns, the patient's hidden states with them, the events, the level.
+    kept = _kept_turns(harness.db_path)
+    assert [t.speaker for t in kept] == [Speaker.clinician, Speaker.patient] * 2
+    assert all(MARKER in t.hidden.inner_monologue for t in kept if t.hidden is not None)
+    # ... and not one hidden word in any Chainlit table (threads, their metadata, steps...).
+    assert MARKER not in harness.everything_sent()
+    assert _chainlit_cells_with(harness.db_path, MARKER) == []
+    assert _chainlit_cells_with(harness.db_path, REPLY), "the scan does cover what Chainlit keeps"
+
+    # The server restarts: a new process would have a new data layer, backend and socket session.
+    await _close_data_layer()
+    monkeypatch.setattr(chainlit.data, "_data_layer", None)
+    monkeypatch.setattr(chainlit.data, "_data_layer_initialized", False)
+    monkeypatch.setattr(app, "_backend", None)
+    resumed_socket = FakeSocket()
+    async with browser_tab(resumed_socket, user=alice, thread_id=thread_id) as tab:
+        thread = await resume_thread(tab)  # Chainlit's own: checks the author, restores the user session
+        assert thread is not None
+        await app.resume(thread)
+        conversation = cl.user_session.get("conversation")
+        assert conversation.session == before  # every turn, hidden states and events included
+        assert cl.user_session.get("level") == CoachingLevel.coach.value
+        monitor = [
+            e
+            for p in resumed_socket.of("set_sidebar_elements")
+            for e in p["elements"]
+            if e["name"] == "AllianceMonitor"
+        ][-1]["props"]
+        assert monitor == monitor_before  # the same flags, trend and level as before the restart
+        assert monitor["level"] == "coach" and [p["turn"] for p in monitor["trend"]] == [0, 1, 2, 3]
+        assert [t["id"] for t in monitor["turns"]] == [0, 2]  # FixedEvaluator flags the learner's turns
+        assert resumed_socket.of("chat_settings")[-1][0]["initial"] == "coach"
+        await _say("Et le retour au travail ?")
+
+    kept = _kept_turns(harness.db_path)
+    assert len(kept) == 6 and kept[4].text == "Et le retour au travail ?" and kept[5].hidden is not None
+    assert MARKER not in resumed_socket.dump()
+
+
+async def test_the_learners_words_are_kept_before_the_patient_is_asked(harness: Harness) -> None:
+    app, socket = harness.app, harness.socket
+    seen_by_the_patient: list[list[str]] = []
+
+    def crashing_patient(messages: Sequence[BaseMessage]) -> str:
+        seen_by_the_patient.append([t.text for t in _kept_turns(harness.db_path)])  # what is on disk now
+        raise RuntimeError("the server dies here")
+
+    alice = await (await _layer()).create_user(User(identifier="alice"))
+    assert isinstance(alice, PersistedUser)
+    async with browser_tab(socket, user=alice):
+        await app.start()
+        harness.backends[0].model.responder = crashing_patient  # type: ignore[attr-defined]
+        await _say(LEARNER)
+
+    assert seen_by_the_patient and all(kept == [LEARNER] for kept in seen_by_the_patient)
+    assert [t.text for t in _kept_turns(harness.db_path)] == [LEARNER]
+
+
+async def test_a_resumed_visit_whose_last_message_had_no_answer_says_so(harness: Harness) -> None:
+    app, socket = harness.app, harness.socket
+    alice = await (await _layer()).create_user(User(identifier="alice"))
+    assert isinstance(alice, PersistedUser)
+    async with browser_tab(socket, user=alice) as tab:
+        thread_id = tab.thread_id
+        await app.start()
+        harness.backends[0].model.responder = broken_responder  # type: ignore[attr-defined]
+        await _say(LEARNER)
+    async with browser_tab(socket, user=alice, thread_id=thread_id) as tab:
+        thread = await resume_thread(tab)
+        assert thread is not None
+        await app.resume(thread)
+    assert any("n'avait pas répondu" in m["output"] for m in socket.of("new_message"))
+
+
+async def test_resuming_a_thread_with_no_kept_session_says_it_cannot_go_on(harness: Harness) -> None:
+    app, socket = harness.app, harness.socket
+    layer = await _layer()
+    alice = await layer.create_user(User(identifier="alice"))
+    assert isinstance(alice, PersistedUser)
+    thread_id = str(uuid.uuid4())
+    await layer.update_thread(thread_id, name="old", user_id=alice.id)
+    async with browser_tab(socket, user=alice, thread_id=thread_id) as tab:
+        thread = await resume_thread(tab)
+        assert thread is not None
+        await app.resume(thread)
+        assert cl.user_session.get("conversation") is None
+    assert [m["output"] for m in socket.of("new_message")] == [t("resume_missing", "fr")]
+
+
+@pytest.mark.parametrize("local", [True, False])
+async def test_local_mode_is_announced_at_chat_start(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, local: bool
+) -> None:
+    monkeypatch.setattr(harness.app, "local_mode", local)
+    async with browser_tab(harness.socket, language="en-US"):
+        await harness.app.start()
+    brief = [m["output"] for m in harness.socket.of("new_message") if m["output"].startswith("### Case brief")]
+    assert len(brief) == 1
+    assert (t("local_mode", "en") in brief[0]) is local
+
+
+async def test_a_database_that_fails_is_reported_once_and_the_visit_goes_on(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, socket = harness.app, harness.socket
+    layer = await _layer()
+    alice = await layer.create_user(User(identifier="alice"))
+    assert isinstance(alice, PersistedUser)
+
+    async def down(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(layer.sessions, "save", down)
+    async with browser_tab(socket, user=alice):
+        await app.start()
+        await _say(LEARNER)
+        await _say("Et ensuite ?")
+        conversation = cl.user_session.get("conversation")
+    assert len(conversation.session.turns) == 4  # the patient answered both times
+    warnings = [m for m in socket.of("new_message") if m["output"] == t("not_saved", "fr")]
+    assert len(warnings) == 1

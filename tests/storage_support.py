@@ -1,0 +1,33 @@
+"""Shared by the storage and access tests: which databases to run on.
+
+SQLite always. PostgreSQL too when TEST_POSTGRES_URL names a THROWAWAY database (its tables
+are dropped before each test), e.g. postgresql://alliance@127.0.0.1:5432/alliance_test.
+Read at import, so the autouse environment isolation does not hide it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from agent.storage import SESSIONS_TABLE, make_engine
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
+
+DATABASES: list[Any] = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set")),
+]
+
+
+async def drop_tables(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for table in (SESSIONS_TABLE, "feedbacks", "elements", "steps", "threads", "users"):
+                await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+    finally:
+        await engine.dispose()

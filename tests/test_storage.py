@@ -1,0 +1,523 @@
+"""Keeping sessions: the database URL, the schema we create for Chainlit, and our session store.
+
+Everything runs on a fresh SQLite file under tmp_path. PostgreSQL is covered by the URL
+mapping and the DDL text only (no server here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import stat
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+from chainlit.context import ChainlitContext, context_var
+from chainlit.session import HTTPSession
+from chainlit.types import Pagination, ThreadFilter
+from chainlit.user import User
+from pydantic import SecretStr
+from sqlalchemy import inspect, text
+from storage_support import DATABASES, POSTGRES_URL, drop_tables
+
+from agent.access import AccessDenied, Requester, Role
+from agent.auth import Account, hash_password, write_users_file
+from agent.config import Settings
+from agent.datalayer import AllianceDataLayer
+from agent.session import AlliancePerception, HiddenState, Session
+from agent.storage import (
+    CHAINLIT_TABLES,
+    SESSIONS_TABLE,
+    SessionStore,
+    SessionView,
+    StorageError,
+    create_schema,
+    database_url,
+    make_engine,
+    schema_statements,
+    with_learner_turn,
+)
+from agent.taxonomy import Emotion, Move
+
+MARKER = "QZV-secret-inner-3b8d"
+ALICE = Requester("alice", "learner")
+BOB = Requester("bob", "learner")
+PROF = Requester("prof", "faculty")
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def make_session(turns: int = 2, marker: str = MARKER) -> Session:
+    session = Session(persona_id="bertrand.fr", language="fr", llm="fake")
+    for n in range(turns):
+        session.add_learner_turn(f"Bonjour, question {n} ?")
+        hidden = HiddenState(
+            inner_monologue=f"Pensée secrète {n} {marker}",
+            emotions=[Emotion.anxiety, Emotion.shame],
+            alliance=AlliancePerception(goals=3, tasks=2, bond=4),
+            intended_move=Move.withdrawal,
+            move_subtype=f"sub-{marker}",
+        )
+        session.add_patient_turn(f"Réponse {n}.", hidden)
+    return session
+
+
+def http_context() -> None:
+    """What Chainlit sets up around an HTTP call: step writes then run at once, not queued for a socket."""
+    context_var.set(ChainlitContext(HTTPSession(id=str(uuid.uuid4()), client_type="webapp")))
+
+
+def scan_chainlit_tables(path: Path, needle: str) -> list[str]:
+    """Every Chainlit table cell (any column) that contains the needle, as 'table.column'."""
+    found = []
+    with sqlite3.connect(path) as conn:
+        for table in CHAINLIT_TABLES:
+            cursor = conn.execute(f"SELECT * FROM {table}")
+            columns = [d[0] for d in cursor.description]
+            for row in cursor:
+                found += [f"{table}.{c}" for c, v in zip(columns, row, strict=True) if needle in str(v)]
+    return found
+
+
+# --------------------------------------------------------------------------- the database URL
+
+
+def test_database_url_defaults_to_a_sqlite_file_in_the_data_dir(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings(data_dir=tmp_path / "data")
+    assert database_url(settings) == f"sqlite+aiosqlite:///{(tmp_path / 'data' / 'alliance.db').resolve()}"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@db.example:5432/alliance", "postgresql+asyncpg://u:p@db.example:5432/alliance"),
+        ("postgres://u:p@db/alliance?sslmode=require", "postgresql+asyncpg://u:p@db/alliance?ssl=require"),
+        ("postgresql+asyncpg://u@db/a", "postgresql+asyncpg://u@db/a"),
+        ("sqlite:////var/lib/alliance/x.db", "sqlite+aiosqlite:////var/lib/alliance/x.db"),
+    ],
+)
+def test_database_url_maps_database_url_to_async_drivers(
+    make_settings: Callable[..., Settings], given: str, expected: str
+) -> None:
+    assert database_url(make_settings(database_url=SecretStr(given))) == expected
+
+
+def test_database_url_refuses_other_databases(make_settings: Callable[..., Settings]) -> None:
+    with pytest.raises(StorageError, match="postgresql://"):
+        database_url(make_settings(database_url=SecretStr("mysql://u:secret@db/a")))
+
+
+def test_postgres_ddl_uses_native_types_and_sqlite_ddl_guards_thread_ids() -> None:
+    pg = "\n".join(schema_statements("postgresql"))
+    lite = "\n".join(schema_statements("sqlite"))
+    assert '"id" UUID PRIMARY KEY' in pg and '"metadata" JSONB' in pg and '"tags" TEXT[]' in pg
+    assert "GLOB" not in pg and "UUID" not in lite and "JSONB" not in lite
+    assert "GLOB" in lite  # Chainlit splices thread ids into SQL: only UUID-shaped ids get in
+    for statements in (pg, lite):
+        for table in (*CHAINLIT_TABLES, SESSIONS_TABLE):
+            assert f"CREATE TABLE IF NOT EXISTS {table} (" in statements
+
+
+# --------------------------------------------------------------------------- the schema
+
+
+ROLES: dict[str, Role] = {"prof": "faculty"}
+
+
+@pytest.fixture(params=DATABASES)
+async def layer(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AllianceDataLayer]:
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "data" / "alliance.db")
+    else:
+        url = database_url(Settings(_env_file=None, DATABASE_URL=POSTGRES_URL))  # type: ignore[call-arg]
+        await drop_tables(url)
+    data_layer = AllianceDataLayer(url, role_of=lambda name: ROLES.get(name, "learner"))
+    yield data_layer
+    await data_layer.engine.dispose()
+
+
+async def layer_tables(layer: AllianceDataLayer) -> set[str]:
+    async with layer.engine.connect() as conn:
+        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+async def cells_with(layer: AllianceDataLayer, tables: Sequence[str], needle: str) -> list[str]:
+    """Every cell (any column, any type) of these tables that contains the needle, as 'table.column'."""
+    found = []
+    async with layer.engine.connect() as conn:
+        for table in tables:
+            result = await conn.execute(text(f"SELECT * FROM {table}"))
+            found += [f"{table}.{c}" for row in result.mappings() for c, v in row.items() if needle in str(v)]
+    return found
+
+
+async def test_schema_is_created_on_a_fresh_file_owner_only_and_creating_it_again_keeps_the_data(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "fresh" / "alliance.db"
+    engine = make_engine(sqlite_url(path))
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it will hold conversations
+        assert tables(path) == set()
+        await create_schema(engine)
+        assert tables(path) == {*CHAINLIT_TABLES, SESSIONS_TABLE}
+        store = SessionStore(engine)
+        await store.save(str(uuid.uuid4()), "alice", make_session())
+        await create_schema(engine)  # second start
+        await create_schema(engine)
+        assert tables(path) == {*CHAINLIT_TABLES, SESSIONS_TABLE}
+        with sqlite3.connect(path) as conn:
+            assert conn.execute(f"SELECT count(*) FROM {SESSIONS_TABLE}").fetchone() == (1,)
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_data_layer_creates_the_schema_on_first_use_and_chainlits_queries_work_on_it(
+    layer: AllianceDataLayer,
+) -> None:
+    assert await layer_tables(layer) == set()
+    user = await layer.create_user(User(identifier="alice", metadata={"role": "learner"}))
+    assert user is not None and user.metadata == {"role": "learner"}
+    assert await layer_tables(layer) == {*CHAINLIT_TABLES, SESSIONS_TABLE}
+
+    thread_id = str(uuid.uuid4())
+    # What Chainlit writes for a first message: the thread with its profile tag, then the steps.
+    await layer.update_thread(thread_id, name="Bonjour", user_id=user.id, tags=["bertrand.fr"], metadata={"a": 1})
+    step_id = str(uuid.uuid4())
+    step: dict[str, Any] = {
+        "id": step_id,
+        "threadId": thread_id,
+        "name": "Mme Bertrand",
+        "type": "assistant_message",
+        "output": "Bonjour docteur.",
+        "streaming": False,
+        "isError": False,
+        "waitForAnswer": False,
+        "createdAt": "2026-01-01T00:00:00Z",
+        "start": "2026-01-01T00:00:00Z",
+        "end": "2026-01-01T00:00:01Z",
+        "metadata": {},
+        "tags": ["x"],
+        "modes": {"mode": "a"},  # a dict: neither SQLite nor asyncpg's JSONB bind it as is
+        "command": None,
+        "language": None,
+    }
+    http_context()
+    await layer.create_step(step)  # type: ignore[arg-type]
+    thread = await layer.get_thread(thread_id)
+    assert thread is not None
+    assert thread["userIdentifier"] == "alice" and thread["tags"] == ["bertrand.fr"]
+    assert [s["output"] for s in thread["steps"]] == ["Bonjour docteur."]
+    assert await layer.get_thread_author(thread_id) == "alice"
+    assert await layer.get_thread_author(str(uuid.uuid4())) == ""  # unknown: Chainlit then answers 404
+
+    listed = await layer.list_threads(Pagination(first=10), ThreadFilter(userId=user.id))
+    assert [t["id"] for t in listed.data] == [thread_id]
+
+
+async def test_a_thread_id_that_is_not_a_uuid_never_gets_into_the_threads_table(layer: AllianceDataLayer) -> None:
+    # Chainlit's thread list builds `IN ('id1','id2')` by string concatenation: a quote in an id
+    # would be SQL injection into every later listing of that user.
+    user = await layer.create_user(User(identifier="mallory"))
+    assert user is not None
+    good = str(uuid.uuid4())
+    for thread_id in ("x') OR 1=1 --", good):
+        await layer.update_thread(thread_id, name="visit", user_id=user.id)
+    rows = await layer.execute_sql('SELECT "id" FROM threads', {})
+    assert rows == [{"id": good}]
+
+
+async def test_faculty_list_every_thread_with_the_authors_name_and_learners_only_theirs(
+    layer: AllianceDataLayer,
+) -> None:
+    ids = {}
+    for name in ("alice", "bob", "prof"):
+        user = await layer.create_user(User(identifier=name))
+        assert user is not None
+        ids[name] = user.id
+        await layer.update_thread(str(uuid.uuid5(uuid.NAMESPACE_DNS, name)), name=f"visit of {name}", user_id=user.id)
+
+    async def names(viewer: str) -> list[str]:
+        page = await layer.list_threads(Pagination(first=20), ThreadFilter(userId=ids[viewer]))
+        return sorted(str(t["name"]) for t in page.data)
+
+    assert await names("alice") == ["visit of alice"]
+    assert await names("bob") == ["visit of bob"]
+    assert await names("prof") == ["alice · visit of alice", "bob · visit of bob", "visit of prof"]
+
+
+# --------------------------------------------------------------------------- the session store
+
+
+async def test_session_round_trip_keeps_hidden_states_and_nothing_of_them_reaches_chainlits_tables(
+    layer: AllianceDataLayer,
+) -> None:
+    user = await layer.create_user(User(identifier="alice"))
+    assert user is not None
+    thread_id = str(uuid.uuid4())
+    await layer.update_thread(thread_id, name="visit", user_id=user.id, metadata={"level": "coach"})
+    session = make_session(turns=3)
+    await layer.sessions.save(thread_id, "alice", session, SessionView(level="coach", unavailable=[2, 0]))
+
+    stored = await layer.sessions.read(thread_id, ALICE)
+    assert stored is not None and stored.owner == "alice"
+    assert stored.session == session  # every field, hidden states included
+    hidden = [t.hidden for t in stored.session.turns if t.hidden is not None]
+    assert len(hidden) == 3 and all(MARKER in h.inner_monologue for h in hidden)
+    assert stored.view == SessionView(level="coach", unavailable=[0, 2])
+
+    # The scan looks at a database that does hold the secret, in our table only.
+    assert await cells_with(layer, [SESSIONS_TABLE], MARKER) == [f"{SESSIONS_TABLE}.session_json"]
+    assert await cells_with(layer, CHAINLIT_TABLES, MARKER) == []
+    assert await cells_with(layer, CHAINLIT_TABLES, "coach") == ["threads.metadata"]  # it does read them
+    thread = await layer.get_thread(thread_id)
+    assert thread is not None and MARKER not in str(thread)
+
+
+async def test_reads_go_through_the_access_rule(layer: AllianceDataLayer) -> None:
+    thread_id = str(uuid.uuid4())
+    await layer.sessions.save(thread_id, "alice", make_session())
+    assert await layer.sessions.read(thread_id, ALICE) is not None
+    assert await layer.sessions.read(thread_id, PROF) is not None  # faculty review any session
+    with pytest.raises(AccessDenied):
+        await layer.sessions.read(thread_id, BOB)
+    assert await layer.sessions.read(str(uuid.uuid4()), ALICE) is None
+
+
+async def test_a_thread_kept_for_one_user_cannot_be_overwritten_by_another(layer: AllianceDataLayer) -> None:
+    thread_id = str(uuid.uuid4())
+    original = make_session(turns=1)
+    await layer.sessions.save(thread_id, "alice", original)
+    with pytest.raises(AccessDenied):
+        await layer.sessions.save(thread_id, "bob", make_session(turns=2, marker="bob"))
+    stored = await layer.sessions.read(thread_id, ALICE)
+    assert stored is not None and stored.session == original and stored.owner == "alice"
+
+
+async def test_concurrent_saves_of_one_thread_end_with_the_latest_state(layer: AllianceDataLayer) -> None:
+    thread_id = str(uuid.uuid4())
+    session = make_session(turns=0)
+
+    async def turn(n: int) -> None:
+        session.add_learner_turn(f"tour {n}")
+        await layer.sessions.save(thread_id, "alice", session)
+
+    await asyncio.gather(*(turn(n) for n in range(12)))
+    stored = await layer.sessions.read(thread_id, ALICE)
+    assert stored is not None and len(stored.session.turns) == 12
+
+
+async def test_deleting_a_thread_deletes_its_kept_session(layer: AllianceDataLayer) -> None:
+    user = await layer.create_user(User(identifier="alice"))
+    assert user is not None
+    thread_id = str(uuid.uuid4())
+    await layer.update_thread(thread_id, name="visit", user_id=user.id)
+    await layer.sessions.save(thread_id, "alice", make_session())
+    await layer.delete_thread(thread_id)
+    assert await layer.get_thread(thread_id) is None
+    assert await layer.sessions.read(thread_id, ALICE) is None
+
+
+def test_with_learner_turn_is_the_next_state_and_leaves_the_session_alone() -> None:
+    session = make_session(turns=1)
+    pending = with_learner_turn(session, "Et le travail ?")
+    assert len(session.turns) == 2
+    assert [t.text for t in pending.turns[:2]] == [t.text for t in session.turns]
+    assert pending.turns[-1].id == 2 and pending.turns[-1].text == "Et le travail ?"
+    session.add_learner_turn("Et le travail ?")  # what Conversation.learner_says then does
+    assert session.observer_transcript() == pending.observer_transcript()
+
+
+# --------------------------------------------------------------------------- a real server, killed mid-session
+
+
+REPO = Path(__file__).resolve().parent.parent
+CHAINLIT = REPO / ".venv" / "bin" / "chainlit"
+FAKE_MONOLOGUE = "J'espère qu'il va m'écouter."  # the hidden state of agent.fake_llm's default patient
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LiveApp:
+    """`chainlit run agent/app.py` in a subprocess, on the fake model, kept in tmp_path."""
+
+    def __init__(self, tmp_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = tmp_path / "data"
+        self.log = tmp_path / "server.log"
+        # Its own working directory: the project's Chainlit config, but no developer `.env`, and
+        # Chainlit's session files (left behind by a kill) stay out of the repository.
+        self.cwd = tmp_path / "cwd"
+        shutil.copytree(REPO / ".chainlit", self.cwd / ".chainlit")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ALLIANCE_", "CHAINLIT_"))}
+        self.env |= {
+            "ALLIANCE_LLM": "fake",
+            "ALLIANCE_DATA_DIR": str(self.data_dir),
+            "ALLIANCE_USERS_FILE": str(tmp_path / "users.toml"),
+            "DATABASE_URL": "",
+            "ALLIANCE_USERS": "",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        command = [str(CHAINLIT), "run", str(REPO / "agent" / "app.py"), "--headless"]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*command, "--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            while time.monotonic() < deadline:
+                assert self.process.poll() is None, self.log.read_text()
+                try:
+                    if (await client.get("/auth/config")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.3)
+        raise AssertionError(f"the app did not start:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, nothing is flushed: a crash, not a stop."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    async def login(self, name: str, password: str) -> str:
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            response = await client.post("/login", data={"username": name, "password": password})
+            assert response.status_code == 200, response.text
+            return str(response.cookies["access_token"])
+
+
+class Tab:
+    """A browser tab on the socket.io protocol of DESIGN.md §3."""
+
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient()
+        self.events: list[tuple[str, Any]] = []
+        self.task_ends = 0
+        self.client.on("*", self._record)
+
+    async def _record(self, event: str, data: Any = None) -> None:
+        self.events.append((event, data))
+        if event == "task_end":
+            self.task_ends += 1
+
+    async def open(self, app: LiveApp, token: str, thread_id: str = "") -> None:
+        auth = {"clientType": "webapp", "sessionId": str(uuid.uuid4()), "threadId": thread_id, "userEnv": "{}"}
+        auth["chatProfile"] = "bertrand.fr"
+        await self.client.connect(
+            app.url,
+            socketio_path="/ws/socket.io",
+            headers={"Cookie": f"access_token={token}"},
+            auth=auth,
+            transports=["websocket"],
+        )
+        await self.client.emit("connection_successful")
+        await self.wait_for(lambda: self.task_ends >= 2 or any(e == "resume_thread" for e, _ in self.events))
+
+    async def say(self, text: str) -> None:
+        ends = self.task_ends
+        message = {"id": str(uuid.uuid4()), "type": "user_message", "output": text, "createdAt": "", "threadId": ""}
+        await self.client.emit("client_message", {"message": message, "fileReferences": []})
+        await self.wait_for(lambda: self.task_ends > ends)
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out; events: {[e for e, _ in self.events]}"
+            await asyncio.sleep(0.05)
+
+    def sent(self) -> str:
+        return json.dumps(self.events, ensure_ascii=False, default=str)
+
+
+def kept_session(db: Path) -> tuple[str, Session]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute(f"SELECT thread_id, session_json FROM {SESSIONS_TABLE}").fetchone()
+    assert row is not None
+    return row[0], Session.from_json(row[1])
+
+
+async def wait_for_turns(db: Path, count: int) -> Session:
+    deadline = time.monotonic() + 20
+    while True:
+        if db.exists() and tables(db) >= {SESSIONS_TABLE}:
+            with contextlib.suppress(AssertionError):
+                _, session = kept_session(db)
+                if len(session.turns) >= count:
+                    return session
+        assert time.monotonic() < deadline, f"the store never reached {count} turns"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_killed_server_loses_no_turn_and_the_visit_resumes_with_the_same_login(tmp_path: Path) -> None:
+    write_users_file(tmp_path / "users.toml", {"alice": Account("alice", "learner", hash_password("alice-pass-1"))})
+    app = LiveApp(tmp_path)
+    db = app.data_dir / "alliance.db"
+    try:
+        await app.start()
+        token = await app.login("alice", "alice-pass-1")
+        tab = Tab()
+        await tab.open(app, token)
+        await tab.say("Bonjour Madame Bertrand, comment allez-vous ?")
+        await tab.say("Qu'est-ce qui vous inquiète le plus ?")
+        first = await wait_for_turns(db, 4)
+        thread_id, _ = kept_session(db)
+        app.kill()  # the socket drops with the server; no disconnect handler runs
+        await tab.client.disconnect()
+        assert stat.S_IMODE((app.data_dir / "chainlit_auth_secret").stat().st_mode) == 0o600
+
+        await app.start()
+        tab = Tab()
+        await tab.open(app, token, thread_id)  # the login from before the crash still works
+        resumed = [d for e, d in tab.events if e == "resume_thread"]
+        assert resumed and [s["output"] for s in resumed[0]["steps"] if s["type"] == "user_message"] == [
+            "Bonjour Madame Bertrand, comment allez-vous ?",
+            "Qu'est-ce qui vous inquiète le plus ?",
+        ]
+        await tab.say("Et le travail, comment ça se passe ?")
+        final = await wait_for_turns(db, 6)
+        await tab.client.disconnect()
+    finally:
+        app.kill()
+
+    assert [t.text for t in final.turns[:4]] == [t.text for t in first.turns[:4]]
+    assert final.id == first.id and final.turns[4].text == "Et le travail, comment ça se passe ?"
+    assert [t.hidden is not None for t in final.turns] == [False, True] * 3
+    assert all(t.hidden.inner_monologue == FAKE_MONOLOGUE for t in final.turns if t.hidden is not None)
+    assert FAKE_MONOLOGUE not in tab.sent()
+    assert scan_chainlit_tables(db, FAKE_MONOLOGUE) == []
+    assert scan_chainlit_tables(db, "Et le travail, comment ça se passe ?")  # the scan sees the visible turns
