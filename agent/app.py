@@ -7,6 +7,7 @@ import logging
 
 import chainlit as cl
 import chainlit.server
+from chainlit.chat_context import chat_context
 from chainlit.data import get_data_layer
 from chainlit.input_widget import InputWidget, Select
 from chainlit.types import ThreadDict
@@ -18,11 +19,14 @@ from agent.coach import hint_for
 from agent.config import get_settings
 from agent.conversation import Conversation
 from agent.datalayer import AllianceDataLayer, install_requester_middleware
+from agent.debrief import build_debrief
+from agent.debrief_export import timeline_figure, to_markdown
 from agent.evaluator import build_evaluator
 from agent.events import AllianceEvent
 from agent.llm import BackendError, ChatBackend, build_backend
 from agent.monitor import LEVEL_NAMES, CoachingLevel, monitor_props
 from agent.persona import LoadedPersona, load_library
+from agent.review import PREFIX, install_review_routes
 from agent.session import Session
 from agent.storage import SessionStore, SessionView, StoredSession, database_url, with_learner_turn
 from agent.taxonomy import Lang, Speaker
@@ -88,6 +92,9 @@ def _store() -> SessionStore | None:
     return layer.sessions if isinstance(layer, AllianceDataLayer) else None
 
 
+install_review_routes(chainlit.server.app, _store, settings)
+
+
 def _requester() -> Requester | None:
     user = cl.context.session.user
     return users.requester(user.identifier) if user is not None else None
@@ -101,7 +108,11 @@ async def _save(session: Session | None = None) -> None:
         session = conversation.session
     if session is None or not session.turns or store is None or user is None:
         return
-    view = SessionView(level=_level().value, unavailable=sorted(cl.user_session.get("unavailable") or ()))
+    view = SessionView(
+        level=_level().value,
+        unavailable=sorted(cl.user_session.get("unavailable") or ()),
+        branches=list(cl.user_session.get("branches") or []),
+    )
     try:
         await store.save(cl.context.session.thread_id, user.identifier, session, view)
     except Exception:  # the visit goes on; the learner is told once that it is not being kept
@@ -176,6 +187,8 @@ async def _open_conversation(loaded: LoadedPersona, lang: Lang, stored: StoredSe
     initial = view.level if view.level in known else CoachingLevel.learner.value
     cl.user_session.set("level", initial)
     cl.user_session.set("unavailable", set(view.unavailable))
+    cl.user_session.set("branches", list(view.branches))
+    cl.user_session.set("turn_of_message", {})
     widgets: list[InputWidget] = [
         Select(
             id="level",
@@ -254,10 +267,46 @@ async def _on_events(turn_id: int, events: list[AllianceEvent] | None) -> None:
     await _save()
 
 
+async def _branch(conversation: Conversation, turn_id: int) -> Conversation:
+    """Try again from a learner turn: a new branch with the patient's state of then; the old one is kept."""
+    branches: list[Session] = cl.user_session.get("branches") or []
+    branches.append(conversation.session)
+    branched = conversation.branch_at(turn_id)
+    cl.user_session.set("branches", branches)
+    cl.user_session.set("conversation", branched)
+    cl.user_session.set("ended", False)
+    turn_of: dict[str, int] = cl.user_session.get("turn_of_message") or {}
+    cl.user_session.set("turn_of_message", {m: t for m, t in turn_of.items() if t < turn_id})
+    unavailable: set[int] = cl.user_session.get("unavailable") or set()
+    cl.user_session.set("unavailable", {t for t in unavailable if t < turn_id})
+    return branched
+
+
+def _reply_actions(learner_message_id: str, learner_turn: int) -> list[cl.Action]:
+    lang = _lang()
+    actions = [
+        cl.Action(
+            name="retry_here",
+            payload={"message": learner_message_id, "turn": learner_turn},
+            label=f"↩ {t('retry_here', lang)}",
+        ),
+        cl.Action(name="end_visit", payload={}, label=f"🏁 {t('end_visit', lang)}"),
+    ]
+    if _level() is CoachingLevel.coach:
+        actions.insert(0, cl.Action(name="hint", payload={}, label=f"💡 {t('hint', lang)}"))
+    return actions
+
+
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     conversation: Conversation | None = cl.user_session.get("conversation")
     if conversation is None:
+        return
+    turn_of: dict[str, int] = cl.user_session.get("turn_of_message") or {}
+    if message.id in turn_of:  # the learner edited an earlier message: Chainlit removed what followed it
+        conversation = await _branch(conversation, turn_of[message.id])
+    elif cl.user_session.get("ended"):
+        await cl.Message(content=t("visit_over", _lang()), author="Alliance").send()
         return
     # Kept before the patient is asked: a crash or a restart mid-reply loses no word of the learner.
     await _save(with_learner_turn(conversation.session, message.content))
@@ -267,20 +316,61 @@ async def on_message(message: cl.Message) -> None:
         await reply.stream_token(token)
 
     outcome = await conversation.learner_says(message.content, on_token, _on_events)
+    turn_of = cl.user_session.get("turn_of_message") or {}
+    turn_of[message.id] = outcome.learner_turn.id
+    cl.user_session.set("turn_of_message", turn_of)
     await _save()
     if outcome.patient_turn is None:
         if outcome.streamed:
             await reply.remove()
         await cl.Message(content=t("patient_failed", _lang(), reason=outcome.error or "?"), author="Alliance").send()
         return
-    if _level() is CoachingLevel.coach:
-        reply.actions = [cl.Action(name="hint", payload={}, label=f"💡 {t('hint', _lang())}")]
+    reply.actions = _reply_actions(message.id, outcome.learner_turn.id)
     if outcome.streamed != outcome.patient_turn.text:
         # The guard repaired or the model regenerated: show only the checked text.
         reply.content = outcome.patient_turn.text
         await (reply.update() if outcome.streamed else reply.send())
     else:
         await reply.send()
+
+
+@cl.action_callback("retry_here")
+async def on_retry(action: cl.Action) -> None:
+    """Remove the learner's message and all that followed it from the screen, then branch from that turn."""
+    conversation: Conversation | None = cl.user_session.get("conversation")
+    turn = action.payload.get("turn")
+    if conversation is None or not isinstance(turn, int) or turn >= len(conversation.session.turns):
+        return
+    removing = False
+    for shown in list(chat_context.get()):
+        removing = removing or shown.id == action.payload.get("message")
+        if removing:
+            await shown.remove()
+    await _branch(conversation, turn)
+    await _save()
+    await _refresh_monitor()
+    await cl.Message(content=t("retry_done", _lang(), turn=str(turn + 1)), author="Alliance").send()
+
+
+@cl.action_callback("end_visit")
+async def on_end_visit(action: cl.Action) -> None:
+    conversation: Conversation | None = cl.user_session.get("conversation")
+    lang = _lang()
+    if conversation is None or not conversation.session.turns:
+        await cl.Message(content=t("debrief_empty", lang), author="Alliance").send()
+        return
+    await conversation.drain(timeout=30)  # the last turn's flags belong in the debrief
+    cl.user_session.set("ended", True)
+    await _save()
+    branches: list[Session] = cl.user_session.get("branches") or []
+    debrief = build_debrief(conversation.session, conversation.persona, branches[-1] if branches else None)
+    body = f"**{t('debrief_intro', lang)}**\n\n{to_markdown(debrief, lang)}"
+    if _store() is not None:
+        base = f"{PREFIX}/debrief/{cl.context.session.thread_id}"
+        links = {"html": f"{base}?lang={lang}", "md": f"{base}?format=md&lang={lang}", "json": f"{base}?format=json"}
+        body += "\n\n" + t("debrief_links", lang, review=f"{PREFIX}/review?lang={lang}", **links)
+    figure = cl.Plotly(name="timeline", figure=timeline_figure(debrief, lang), display="inline", size="large")
+    await cl.Message(content=body, author="Alliance", elements=[figure]).send()
 
 
 @cl.action_callback("hint")

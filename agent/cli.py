@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from agent.commands import debrief as debrief_command
     from agent.commands import personas as personas_command
+    from agent.commands import users as users_command
 
+    users_command.add_arguments(sub.add_parser("users", help="logins: add, list, remove (learner or faculty)"))
     debrief_command.add_arguments(
         sub.add_parser("debrief", help="the debrief of a saved session (--transcript-out): Markdown, HTML or JSON")
     )
@@ -86,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         from agent.commands import debrief
 
         return debrief.run(args, settings)
+    if args.command == "users":
+        from agent.commands import users
+
+        return users.run(args, settings)
     if args.command == "personas":
         from agent.commands import personas
 

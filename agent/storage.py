@@ -257,13 +257,22 @@ class SchemaGuard:
 
 @dataclass
 class SessionView:
-    """What the learner's screen showed besides the turns: enough to rebuild the monitor."""
+    """What the learner's screen showed besides the turns (enough to rebuild the monitor), and earlier branches."""
 
     level: str | None = None
     unavailable: list[int] = field(default_factory=list)  # turns the evaluator could not assess
+    # Branches the learner left by trying again from an earlier turn ("Try again from here"), oldest first.
+    branches: list[Session] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps({"level": self.level, "unavailable": sorted(set(self.unavailable))})
+        return json.dumps(
+            {
+                "level": self.level,
+                "unavailable": sorted(set(self.unavailable)),
+                "branches": [json.loads(b.to_json()) for b in self.branches],
+            },
+            ensure_ascii=False,
+        )
 
     @classmethod
     def from_json(cls, raw: str) -> SessionView:
@@ -272,7 +281,19 @@ class SessionView:
         return cls(
             level=level if isinstance(level, str) else None,
             unavailable=[int(t) for t in data.get("unavailable") or [] if isinstance(t, int)],
+            branches=[Session.model_validate(b) for b in data.get("branches") or [] if isinstance(b, dict)],
         )
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One kept session as a list shows it: no turn text, no hidden state."""
+
+    thread_id: str
+    owner: str
+    persona_id: str
+    updated_at: str
+    turns: int
 
 
 @dataclass(frozen=True)
@@ -370,6 +391,22 @@ class SessionStore:
         return StoredSession(
             thread_id, owner, Session.from_json(session_json), SessionView.from_json(view_json), str(updated_at)
         )
+
+    async def list_visible(self, requester: Requester, limit: int = 500) -> list[SessionSummary]:
+        """The kept sessions the requester may see (their own; faculty: everyone's), newest first."""
+        await self._guard.ensure()
+        query = f"""SELECT "thread_id", "owner", "persona_id", "updated_at", "session_json"
+            FROM {SESSIONS_TABLE} {{where}} ORDER BY "updated_at" DESC LIMIT :limit"""
+        where = "" if requester.role == "faculty" else 'WHERE "owner" = :owner'
+        params: dict[str, object] = {"limit": limit, "owner": requester.identifier}
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(text(query.format(where=where)), params)).all()
+        summaries = []
+        for thread_id, owner, persona_id, updated_at, session_json in rows:
+            if can_view(requester, owner):
+                turns = len(json.loads(session_json).get("turns") or [])
+                summaries.append(SessionSummary(str(thread_id), owner, persona_id, str(updated_at), turns))
+        return summaries
 
     async def delete(self, thread_id: str) -> None:
         """Called once the caller has checked the right to delete the thread (see AllianceDataLayer)."""

@@ -70,6 +70,39 @@ _TEXT: dict[str, dict[Lang, str]] = {
     },
     "hint": {"en": "Hint", "fr": "Piste"},
     "hint_title": {"en": "A repair move you could try", "fr": "Une piste de réparation à essayer"},
+    "end_visit": {"en": "End the visit", "fr": "Terminer la visite"},
+    "retry_here": {"en": "Try again from here", "fr": "Reprendre d'ici"},
+    "retry_done": {
+        "en": "Back to before your turn {turn}: the patient is back where they were then. Say it differently. "
+        "(The first version is kept: the debrief compares the two.)",
+        "fr": "Retour avant votre tour {turn} : la personne est revenue là où elle en était. Dites-le autrement. "
+        "(La première version est gardée : le débriefing compare les deux.)",
+    },
+    "visit_over": {
+        "en": "The visit is over. Use “Try again from here” under a reply, or start a new chat.",
+        "fr": "La visite est terminée. Utilisez « Reprendre d'ici » sous une réplique, ou commencez une nouvelle conversation.",
+    },
+    "debrief_intro": {
+        "en": "The visit is over. Here is what the patient lived through while you spoke.",
+        "fr": "La visite est terminée. Voici ce que la personne a vécu pendant que vous parliez.",
+    },
+    "debrief_empty": {
+        "en": "Nothing to debrief yet: talk with the patient first.",
+        "fr": "Rien à débreffer pour l'instant : parlez d'abord avec la personne.",
+    },
+    "debrief_links": {
+        "en": "Keep it: [HTML]({html}) · [Markdown]({md}) · [JSON]({json}) · all your sessions: [review]({review})",
+        "fr": "À garder : [HTML]({html}) · [Markdown]({md}) · [JSON]({json}) · toutes vos séances : [revue]({review})",
+    },
+    "review_title": {"en": "Sessions and debriefs", "fr": "Séances et débriefings"},
+    "review_scope_learner": {"en": "Your sessions", "fr": "Vos séances"},
+    "review_scope_faculty": {"en": "Every learner's sessions", "fr": "Les séances de tous les apprenants"},
+    "review_empty": {"en": "No session kept yet.", "fr": "Aucune séance gardée pour l'instant."},
+    "review_col_learner": {"en": "Learner", "fr": "Apprenant·e"},
+    "review_col_patient": {"en": "Patient", "fr": "Patient·e"},
+    "review_col_updated": {"en": "Last turn (UTC)", "fr": "Dernier tour (UTC)"},
+    "review_col_turns": {"en": "Turns", "fr": "Tours"},
+    "review_col_debrief": {"en": "Debrief", "fr": "Débriefing"},
 }
 
 

@@ -267,7 +267,7 @@ async def test_reply_streams_monitor_is_set_and_hidden_state_is_never_emitted(
     assert len(finals) == 1
     assert finals[0]["output"] == REPLY and finals[0]["name"] == persona.display_name
     if level is CoachingLevel.coach:
-        assert [a["name"] for a in socket.of("action") if a["forId"] == reply_id] == ["hint"]
+        assert [a["name"] for a in socket.of("action") if a["forId"] == reply_id] == ["hint", "retry_here", "end_visit"]
         assert any(m["name"] == "Coach" for m in socket.of("new_message"))
 
     # The monitor: a side custom element, refreshed after the turn, built from the transcript.

@@ -1,0 +1,188 @@
+"""In the app: End the visit (the debrief, its plot and links), Try again from here (branching,
+from the action and from an edited message), and the review pages with their access rule."""
+
+from __future__ import annotations
+
+import uuid
+
+import chainlit as cl
+import httpx
+import pytest
+from chainlit.chat_context import chat_context
+from chainlit.user import User
+from test_app_handlers import LEARNER, MARKER, Harness, _drain, _layer, browser_tab, harness
+from test_auth import Web, app_module, make_session, web
+from test_storage import make_session as make_rich_session
+
+from agent.events import AllianceEvent
+from agent.session import Session
+from agent.storage import SessionView
+from agent.taxonomy import EventKind, RuptureType, Speaker
+from agent.ui_text import t
+
+__all__ = ["app_module", "harness", "web"]  # fixtures, used by name
+
+pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'chat_profiles' was never awaited:RuntimeWarning")
+
+SECOND = "Trois mois, c'est non. Vous retournez au travail lundi."
+RETRY = "Je comprends que trois mois vous semblent nécessaires. Qu'est-ce qui vous inquiète ?"
+
+
+def _user_message(text: str, message_id: str | None = None) -> cl.Message:
+    message = cl.Message(content=text, author="User", type="user_message")
+    if message_id:
+        message.id = message_id
+    chat_context.add(message)  # as Chainlit's emitter does for a message the browser sent
+    return message
+
+
+async def test_end_the_visit_shows_the_debrief_with_its_plot_and_reveals_the_thoughts_only_then(
+    harness: Harness,
+) -> None:
+    app, socket = harness.app, harness.socket
+    async with browser_tab(socket):
+        await app.start()
+        await app.on_message(_user_message(LEARNER))
+        await app.on_message(_user_message(SECOND))
+        await _drain()
+        before_end = socket.dump()
+        await app.on_end_visit(cl.Action(name="end_visit", payload={}))
+        await app.on_message(_user_message("Encore une chose ?"))
+
+    assert MARKER not in before_end  # hidden during the visit
+    debriefs = [m for m in socket.of("new_message") if m["output"].startswith(f"**{t('debrief_intro', 'fr')}")]
+    assert len(debriefs) == 1
+    text = debriefs[0]["output"]
+    assert MARKER in text  # the patient's thought, revealed now
+    assert SECOND in text
+    assert "/alliance/debrief/" in text and "/alliance/review" in text
+    plots = [e for e in socket.of("element") if e.get("type") == "plotly"]
+    assert len(plots) == 1 and plots[0]["forId"] == debriefs[0]["id"] and plots[0]["display"] == "inline"
+    # After the end, a new message is not sent to the patient.
+    assert any(m["output"] == t("visit_over", "fr") for m in socket.of("new_message"))
+
+
+async def test_try_again_from_here_branches_keeps_the_first_version_and_the_debrief_compares(
+    harness: Harness,
+) -> None:
+    app, socket = harness.app, harness.socket
+    alice = await (await _layer()).create_user(User(identifier="alice"))
+    async with browser_tab(socket, user=alice):
+        await app.start()
+        first_id = str(uuid.uuid4())
+        await app.on_message(_user_message(LEARNER, first_id))
+        second_id = str(uuid.uuid4())
+        await app.on_message(_user_message(SECOND, second_id))
+        original = (await _drain()).session
+        await app.on_retry(cl.Action(name="retry_here", payload={"message": second_id, "turn": 2}))
+        branched = cl.user_session.get("conversation").session
+        await app.on_message(_user_message(RETRY))
+        await _drain()
+        await app.on_end_visit(cl.Action(name="end_visit", payload={}))
+        store = app._store()
+        stored = await store.read(cl.context.session.thread_id, app._requester())
+
+    assert branched.parent_id == original.id and branched.branch_turn == 2
+    assert [t.text for t in branched.turns[:2]] == [LEARNER, original.turns[1].text]
+    # The learner's second message and what followed left the screen.
+    removed = {r["id"] for r in socket.of("delete_message")}
+    assert second_id in removed and first_id not in removed
+    assert any(m["output"].startswith(t("retry_done", "fr", turn="3")[:20]) for m in socket.of("new_message"))
+    # Kept: the new branch as the session, the first version among the branches.
+    assert stored is not None
+    assert [t.text for t in stored.session.turns if t.speaker is Speaker.clinician] == [LEARNER, RETRY]
+    assert [b.id for b in stored.view.branches] == [original.id]
+    assert SECOND in [t.text for t in stored.view.branches[0].turns]
+    debrief = next(m["output"] for m in socket.of("new_message") if m["output"].startswith("**"))
+    assert "comparaison" in debrief.lower() or "version" in debrief.lower() or "branche" in debrief.lower()
+
+
+async def test_editing_an_earlier_message_branches_from_that_turn(harness: Harness) -> None:
+    app, socket = harness.app, harness.socket
+    async with browser_tab(socket):
+        await app.start()
+        first_id = str(uuid.uuid4())
+        await app.on_message(_user_message(LEARNER, first_id))
+        await app.on_message(_user_message(SECOND))
+        original = (await _drain()).session
+        # Chainlit's edit_message: the same message id, new words, the later messages removed.
+        await app.on_message(_user_message("Bonjour madame, prenez le temps de m'expliquer.", first_id))
+        conversation = await _drain()
+
+    assert conversation.session.parent_id == original.id and conversation.session.branch_turn == 0
+    texts = [t.text for t in conversation.session.turns]
+    assert texts[0] == "Bonjour madame, prenez le temps de m'expliquer." and len(texts) == 2
+    assert len(original.turns) == 4  # the first version is untouched
+
+
+def test_session_view_keeps_branches_through_json() -> None:
+    branch = make_rich_session(2)
+    view = SessionView(level="coach", unavailable=[1], branches=[branch])
+    again = SessionView.from_json(view.to_json())
+    assert again.level == "coach" and again.unavailable == [1]
+    assert [b.id for b in again.branches] == [branch.id]
+    assert again.branches[0].turns[1].hidden == branch.turns[1].hidden
+    assert SessionView.from_json('{"level": "learner"}').branches == []  # rows kept before branches existed
+
+
+# --------------------------------------------------------------------------- review pages
+
+
+async def _kept(web: Web, owner: str) -> str:
+    """A kept session whose patient withdrew on turn 1 (a flagged moment: its thought is in the debrief)."""
+    thread_id = str(uuid.uuid4())
+    session = make_rich_session(2, marker=f"SECRET-{owner}")
+    patient = session.turns[1]
+    session.events.append(
+        AllianceEvent(
+            turn=1,
+            speaker=Speaker.patient,
+            kind=EventKind.rupture_marker,
+            rupture=RuptureType.withdrawal,
+            evidence=patient.text.split()[0],
+            confidence=0.9,
+        )
+    )
+    await web.layer.sessions.save(thread_id, owner, session)
+    return thread_id
+
+
+async def test_review_pages_follow_the_access_rule(web: Web) -> None:
+    alice_thread, bob_thread = await _kept(web, "alice"), await _kept(web, "bob")
+    alice, prof = await web.login("alice"), await web.login("prof")
+    anonymous = web.client()
+
+    assert (await anonymous.get("/alliance/review")).status_code == 401
+    assert (await anonymous.get(f"/alliance/debrief/{alice_thread}")).status_code == 401
+
+    page = await alice.get("/alliance/review?lang=en")
+    assert page.status_code == 200 and alice_thread in page.text and bob_thread not in page.text
+    mine = await alice.get(f"/alliance/debrief/{alice_thread}?lang=en")
+    assert mine.status_code == 200 and "SECRET-alice" in mine.text and "<script" not in mine.text
+    assert (await alice.get(f"/alliance/debrief/{bob_thread}")).status_code == 403
+    assert (await alice.get(f"/alliance/debrief/{uuid.uuid4()}")).status_code == 404
+
+    everyone = await prof.get("/alliance/review")
+    assert everyone.status_code == 200 and alice_thread in everyone.text and bob_thread in everyone.text
+    markdown = await prof.get(f"/alliance/debrief/{bob_thread}?format=md")
+    assert markdown.status_code == 200 and "SECRET-bob" in markdown.text
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    data = (await prof.get(f"/alliance/debrief/{bob_thread}?format=json")).json()
+    assert data["timeline"] and data["flagged"] is not None
+
+
+async def test_a_session_without_turns_of_its_own_still_debriefs(web: Web) -> None:
+    thread_id = str(uuid.uuid4())
+    await web.layer.sessions.save(thread_id, "alice", make_session())
+    alice = await web.login("alice")
+    response = await alice.get(f"/alliance/debrief/{thread_id}")
+    assert response.status_code == 200
+
+
+def test_branches_of_a_session_are_sessions() -> None:
+    session = make_rich_session(2)
+    branch = session.branch_at(2)
+    assert isinstance(branch, Session) and branch.parent_id == session.id
+
+
+_ = httpx  # the web fixture's clients are httpx clients
