@@ -3,7 +3,9 @@ from the action and from an edited message), and the review pages with their acc
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from pathlib import Path
 
 import chainlit as cl
 import httpx
@@ -186,3 +188,25 @@ def test_branches_of_a_session_are_sessions() -> None:
 
 
 _ = httpx  # the web fixture's clients are httpx clients
+
+
+# --------------------------------------------------------------------------- the persona library, live
+
+
+async def test_new_and_broken_persona_files_show_up_without_a_restart(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, socket = harness.app, harness.socket
+    library = tmp_path / "personas"
+    library.mkdir()
+    shutil.copy(app.settings.personas_dir / "bertrand.fr.yaml", library / "bertrand.fr.yaml")
+    monkeypatch.setattr(app.settings, "personas_dir", library)
+    assert [p.name for p in await app.chat_profiles(None)] == ["bertrand.fr"]
+    # A faculty member drops two files in the folder while the app runs.
+    shutil.copy(app.settings.personas_dir / "bertrand.fr.yaml", library / "dupont.fr.yaml")
+    (library / "broken.fr.yaml").write_text("language: fr\nfears: [\n", encoding="utf-8")
+    assert [p.name for p in await app.chat_profiles(None)] == ["bertrand.fr", "dupont.fr"]
+    async with browser_tab(socket, profile="dupont.fr"):
+        await app.start()
+    listing = next(m["output"] for m in socket.of("new_message") if t("broken_personas", "fr") in m["output"])
+    assert "broken.fr.yaml:3: YAML syntax" in listing
