@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: venv model run test lint typecheck unit evalgate checks bench detector clean
+.PHONY: venv model run test lint typecheck unit e2e browser evalgate checks bench detector clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -32,7 +33,16 @@ typecheck: venv
 	$(VENV)/bin/mypy agent
 
 unit: venv model
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not e2e"
+
+# Debian's Chromium for the browser tests (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
+# The app in a real browser, against the stub LLM (screenshots and the app's log in reports/e2e).
+e2e: venv browser
+	$(PY) -m pytest -q -m e2e tests/e2e
 
 # The eval gate: the detector, offline, on the held-out split, against evals/thresholds.toml.
 evalgate: venv
@@ -45,7 +55,7 @@ checks: venv model
 	$(VENV)/bin/alliance leaks --llm local --report reports/checks --budget-s 1200
 	$(VENV)/bin/alliance probes --llm local --report reports/checks --budget-s 600
 
-test: lint typecheck unit evalgate checks
+test: lint typecheck unit e2e evalgate checks
 
 # Retrain the detector on agent/data/detector_train/ (tuned on the dev split, never on held-out).
 detector: venv

@@ -1,0 +1,162 @@
+"""The app as a learner meets it: a real Chromium (Debian's) driven by Playwright, against
+`chainlit run agent/app.py` on loopback, with the stub LLM behind `OPENAI_BASE_URL`.
+
+Pick a patient, send three turns, see the reply stream and the monitor's flags appear, end
+the visit, see the debrief and its plot. Screenshots are kept in `reports/e2e/` as artifacts.
+Run by `make e2e` (part of `make test`); needs `/usr/bin/chromium` (`make browser` installs it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.config import REPO_ROOT
+from agent.loadtest import Served, running, serve_chainlit, serve_stub
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = REPO_ROOT / "reports" / "e2e"
+KEY = "sk-e2e-never-shown-5f3a9c"
+LINES = [
+    "Hello Ms. Miller, I'm the new physician taking over from Dr. Hanlon. How have you been?",
+    "I'm not renewing the oxycodone, and that's final.",
+    "I think I came across as harsh just now. What worries you most about all this?",
+]
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Path]]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run `make browser` (the e2e target does)")
+    work = tmp_path_factory.mktemp("e2e")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with running(serve_stub(work / "stub.log", "--latency", "patient_turn=1.5")) as stub:
+        env = {
+            "OPENAI_BASE_URL": f"{stub.url}/v1",
+            "OPENAI_API_KEY": KEY,
+            "ALLIANCE_MODEL": "stub",
+            "ALLIANCE_DATA_DIR": str(work / "data"),
+        }
+        with running(serve_chainlit("agent/app.py", env, SHOTS / "app.log")) as app:
+            yield app, work
+
+
+@pytest.fixture
+async def page(app_server: tuple[Served, Path]) -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = await browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})
+        tab = await context.new_page()
+        await tab.goto(app_server[0].url)
+        await tab.wait_for_selector("#chat-input", timeout=90_000)
+        yield tab
+        await browser.close()
+
+
+async def _send(page: object, text: str) -> list[str]:
+    """Send a learner line; return what the last patient message showed, sampled as it arrived."""
+    from playwright.async_api import Page
+
+    assert isinstance(page, Page)
+    replies = page.locator("[data-step-type=assistant_message]")
+    before = await replies.count()
+    await page.fill("#chat-input", text)
+    await page.press("#chat-input", "Enter")
+    await page.get_by_text(text, exact=True).first.wait_for(timeout=30_000)
+    samples: list[str] = []
+    for _ in range(150):  # up to 30 s
+        await page.wait_for_timeout(200)
+        if await replies.count() > before:
+            samples.append(await replies.last.inner_text())
+            if (
+                len(samples) > 3
+                and samples[-1] == samples[-2] == samples[-3]
+                and "Try again" in await page.inner_text("body")
+            ):
+                break
+    return samples
+
+
+async def _opened(page: object) -> None:
+    """Wait for the first visit's brief. Chainlit's page sometimes drops the messages of a session that
+    starts while it is still loading its settings (seen about once in ten cold starts): a learner would
+    reload the page, and so does this test, once."""
+    from playwright.async_api import Page, expect
+
+    assert isinstance(page, Page)
+    try:
+        await expect(page.get_by_text("Case brief:").first).to_be_visible(timeout=20_000)
+    except AssertionError:
+        await page.screenshot(path=str(SHOTS / "0-blank-before-reload.png"))
+        await page.reload()
+        await expect(page.get_by_text("Case brief:").first).to_be_visible(timeout=60_000)
+
+
+async def test_a_learner_visit_from_the_patient_picker_to_the_debrief(
+    page: object, app_server: tuple[Served, Path]
+) -> None:
+    from playwright.async_api import Page, expect
+
+    assert isinstance(page, Page)
+    # Pick a patient (once the default one's visit has opened: the picker starts a new one).
+    await _opened(page)
+    await page.click("#chat-profiles")
+    await page.get_by_role("option", name="Ms. Miller (EN)").click()
+    await expect(page.locator("#chat-profiles")).to_contain_text("Ms. Miller")
+    await expect(page.get_by_text("Case brief: Ms. Miller")).to_be_visible(timeout=60_000)
+    await page.screenshot(path=str(SHOTS / "1-brief.png"))
+
+    # Three turns: each reply streams (seen growing), the monitor flags the repair attempt.
+    streamed_any = False
+    for index, line in enumerate(LINES):
+        samples = await _send(page, line)
+        final = samples[-1]
+        assert final.strip(), f"no reply to turn {index + 1}"
+        streamed_any = streamed_any or any(0 < len(s) < len(final) and final.startswith(s[:5]) for s in samples)
+        await page.screenshot(path=str(SHOTS / f"2-turn{index + 1}.png"))
+    assert streamed_any, "the reply never showed partially: it did not stream"
+    monitor = page.locator("#side-view-content")
+    await expect(monitor).to_contain_text("REPAIR ATTEMPT", ignore_case=True, timeout=20_000)
+    await expect(monitor).to_contain_text("What worries you most about all this?")
+    await page.screenshot(path=str(SHOTS / "3-monitor.png"))
+
+    # End the visit: the debrief and its plot.
+    await page.get_by_role("button", name="End the visit").last.click()
+    await expect(page.get_by_text("The visit is over.")).to_be_visible(timeout=30_000)
+    await expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
+    body = await page.inner_text("body")
+    assert "Alliance trajectory" in body and "In numbers" in body
+    await page.screenshot(path=str(SHOTS / "4-debrief.png"))
+    plot = page.locator(".js-plotly-plot").first
+    await plot.scroll_into_view_if_needed()
+    await plot.screenshot(path=str(SHOTS / "5-timeline-plot.png"))
+
+    # The API key reached nothing the learner can see, and nothing the server wrote.
+    assert KEY not in await page.content()
+    work = app_server[1]
+    assert KEY not in (SHOTS / "app.log").read_text(errors="replace")
+    for path in (work / "data").rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_chromium_is_debians(app_server: tuple[Served, Path]) -> None:
+    assert shutil.which("chromium") == str(CHROMIUM) or CHROMIUM.exists()
