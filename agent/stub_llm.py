@@ -75,6 +75,13 @@ class StubConfig(BaseModel):
     chunk_chars: int = Field(12, ge=1, description="Characters per streamed chunk.")
     fault_rates: dict[Fault, float] = Field(default_factory=dict, description="Probability of each fault.")
     hang_s: float = Field(300.0, ge=0, description="How long a 'timeout' fault hangs before answering.")
+    leak_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of patient replies that leak: they repeat the hidden monologue or the persona's "
+        "secret pre-visit thoughts word for word (to prove the app's guard, as a careless model would).",
+    )
     seed: int = 0
 
 
@@ -173,7 +180,24 @@ class _Generator:
         return options[self.salt % len(options)]
 
 
-def completion_text(body: dict[str, Any]) -> tuple[str, str, str]:
+_SECRET = re.compile(r"\(secret\)\s*\n(.+?)(?:\n\s*\n|\n#)", re.S)
+
+
+def _leak(data: Any, body: dict[str, Any], salt: int) -> None:
+    """Make the reply repeat a hidden text: this turn's monologue, or the persona's secret thoughts."""
+    if not isinstance(data, dict) or not isinstance(data.get("reply"), str):
+        return
+    secret = ""
+    if salt % 2:
+        system = " ".join(str(m.get("content") or "") for m in body.get("messages") or [] if m.get("role") == "system")
+        found = _SECRET.search(system)
+        secret = " ".join(found.group(1).split()[:14]) if found else ""
+    hidden = data.get("hidden")
+    secret = secret or (str(hidden.get("inner_monologue", "")) if isinstance(hidden, dict) else "")
+    data["reply"] = f"{secret} {data['reply']}"
+
+
+def completion_text(body: dict[str, Any], leak: bool = False) -> tuple[str, str, str]:
     """The answer text (JSON when a schema is asked for), the schema name and the mode."""
     schema, name, mode = _schema_and_name(body)
     last_user = next(
@@ -184,7 +208,10 @@ def completion_text(body: dict[str, Any]) -> tuple[str, str, str]:
     if schema is None:
         text = json.dumps({"answer": _DEFAULT_TEXT[lang]}) if mode == "json_mode" else _TEXT["reply"][lang][salt % 3]
         return text, name, mode
-    return json.dumps(_Generator(schema, lang, salt).make(schema), ensure_ascii=False), name, mode
+    data = _Generator(schema, lang, salt).make(schema)
+    if leak:
+        _leak(data, body, salt)
+    return json.dumps(data, ensure_ascii=False), name, mode
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -225,7 +252,10 @@ def build_app(stub: Stub) -> Starlette:
             return _error(500, "Internal error (stub).", "server_error")
         if fault == "timeout":
             await asyncio.sleep(stub.config.hang_s)
-        text, name, mode = completion_text(body)
+        leak = stub.random.random() < stub.config.leak_rate
+        text, name, mode = completion_text(body, leak)
+        if leak and '"reply"' in text:
+            stub.stats["leaks"] += 1
         if fault == "malformed":
             text = text[: len(text) // 2] + ' "not json'
         latency = stub.config.latency_by_name.get(name, stub.config.latency_s)
@@ -322,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault", action="append", default=[], help="FAULT=RATE, FAULT in " + ", ".join(FAULTS))
     parser.add_argument("--hang-s", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--leak-rate", type=float, default=0.0, help="share of replies that repeat hidden text")
     args = parser.parse_args(argv)
     plain = [v for v in args.latency if "=" not in v]
     config = StubConfig(
@@ -330,6 +361,7 @@ def main(argv: list[str] | None = None) -> None:
         fault_rates=_pairs(args.fault, float),  # type: ignore[arg-type]
         hang_s=args.hang_s,
         seed=args.seed,
+        leak_rate=args.leak_rate,
     )
     uvicorn.run(build_app(Stub(config)), host=LOOPBACK, port=args.port, log_level="warning")
 
