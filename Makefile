@@ -61,8 +61,11 @@ test: lint typecheck unit e2e evalgate checks
 detector: venv
 	$(PY) -m agent.detector_train --dev evals/datasets/gold_fr_dev.jsonl evals/datasets/gold_en_dev.jsonl
 
+# Figures for BENCHMARKS.md: the detector, the harness, prompt size, the embedded model; then the app
+# against the bare Chainlit echo app (overhead, live timing, 200 sessions, a realistic mix, faults).
 bench: venv model
-	$(PY) -m agent.bench
+	$(PY) -m agent.bench --local
+	$(PY) -m agent.bench_app
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

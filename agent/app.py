@@ -173,7 +173,7 @@ async def _open_conversation(loaded: LoadedPersona, lang: Lang, stored: StoredSe
         if _backend is None and not settings.endpoint_configured():
             await cl.Message(content=t("model_loading", lang), author="Alliance").send()
         backend = await _get_backend()
-        evaluator = await asyncio.to_thread(build_evaluator, "detector", settings)
+        evaluator = await asyncio.to_thread(build_evaluator, settings.evaluator, settings)
     except (BackendError, OSError) as exc:
         await cl.Message(content=t("backend_failed", lang, reason=str(exc)), author="Alliance").send()
         return None

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         description="Turns of verbatim history the patient sees (a window; older turns drop out).",
     )
     max_reply_tokens: int = Field(700, ge=32, validation_alias="ALLIANCE_MAX_REPLY_TOKENS")
+    evaluator: Literal["detector", "judge", "both", "none"] = Field(
+        "detector",
+        validation_alias="ALLIANCE_EVALUATOR",
+        description="The app's live monitor: the offline detector, the LLM judge, both merged, or none.",
+    )
 
     # Kept sessions and logins.
     data_dir: Path = Field(

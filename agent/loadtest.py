@@ -116,6 +116,7 @@ class TurnTiming:
     reply_done: float | None = None  # the patient's message is complete
     flags: float | None = None  # the monitor first showed flags on this learner turn
     done: float | None = None  # task_end
+    notices: int = 0  # messages from the app itself (author "Alliance"), e.g. "the patient could not answer"
     error: str | None = None
 
     @property
@@ -206,7 +207,9 @@ class Visitor:
             if name == "stream_token" and timing.first_token is None:
                 timing.first_token = at
             elif name in ("new_message", "update_message") and isinstance(data, dict):
-                if data.get("type") == "assistant_message" and data.get("output") and data.get("author") != "Alliance":
+                if name == "new_message" and data.get("name") == "Alliance":
+                    timing.notices += 1
+                elif data.get("type") == "assistant_message" and data.get("output") and data.get("name") != "Alliance":
                     timing.reply_done = at
             elif name == "set_sidebar_elements" and timing.flags is None and _flags_on(data, text):
                 timing.flags = at

@@ -197,6 +197,31 @@ def _leak(data: Any, body: dict[str, Any], salt: int) -> None:
     data["reply"] = f"{secret} {data['reply']}"
 
 
+_TURN_LINE = re.compile(r"^\[(clinician|patient)\] (.+)$", re.M)
+
+
+def _judge_findings(data: Any, body: dict[str, Any]) -> None:
+    """A judge answer (a `findings` list): one repair attempt quoting the clinician's last turn, if it was theirs."""
+    if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
+        return
+    user = next((str(m.get("content")) for m in reversed(body.get("messages") or []) if m.get("role") == "user"), "")
+    turns = _TURN_LINE.findall(user)
+    if not turns or turns[-1][0] != "clinician":
+        return
+    data["findings"] = [
+        {
+            "kind": "repair_attempt",
+            "rupture": None,
+            "function": "exploratory",
+            "principle": "metacommunication",
+            "subtype": None,
+            "evidence": turns[-1][1].strip(),
+            "confidence": 0.8,
+            "rationale": "stub judge",
+        }
+    ]
+
+
 def completion_text(body: dict[str, Any], leak: bool = False) -> tuple[str, str, str]:
     """The answer text (JSON when a schema is asked for), the schema name and the mode."""
     schema, name, mode = _schema_and_name(body)
@@ -209,6 +234,7 @@ def completion_text(body: dict[str, Any], leak: bool = False) -> tuple[str, str,
         text = json.dumps({"answer": _DEFAULT_TEXT[lang]}) if mode == "json_mode" else _TEXT["reply"][lang][salt % 3]
         return text, name, mode
     data = _Generator(schema, lang, salt).make(schema)
+    _judge_findings(data, body)
     if leak:
         _leak(data, body, salt)
     return json.dumps(data, ensure_ascii=False), name, mode
