@@ -8,6 +8,7 @@ Run by `make e2e` (part of `make test`); needs `/usr/bin/chromium` (`make browse
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -160,3 +161,60 @@ async def test_a_learner_visit_from_the_patient_picker_to_the_debrief(
 
 def test_chromium_is_debians(app_server: tuple[Served, Path]) -> None:
     assert shutil.which("chromium") == str(CHROMIUM) or CHROMIUM.exists()
+
+
+@pytest.fixture(scope="module")
+def app_with_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    from agent.auth import Account, hash_password, write_users_file
+
+    work = tmp_path_factory.mktemp("e2e-users")
+    users = work / "users.toml"
+    accounts = {name: Account(name, "learner", hash_password(f"{name}-pass-123")) for name in ("alice", "bob")}
+    write_users_file(users, accounts)
+    with running(serve_stub(work / "stub.log")) as stub:
+        env = {
+            "OPENAI_BASE_URL": f"{stub.url}/v1",
+            "OPENAI_API_KEY": KEY,
+            "ALLIANCE_MODEL": "stub",
+            "ALLIANCE_DATA_DIR": str(work / "data"),
+            "ALLIANCE_USERS_FILE": str(users),
+        }
+        with running(serve_chainlit("agent/app.py", env, work / "app.log")) as app:
+            yield app
+
+
+async def test_a_learner_cannot_open_another_learners_thread_in_the_browser(app_with_users: Served) -> None:
+    from playwright.async_api import Browser, Page, async_playwright, expect
+
+    async def login(browser: Browser, name: str) -> Page:
+        page = await (await browser.new_context(locale="en-US")).new_page()
+        await page.goto(app_with_users.url)
+        await page.fill("#email", name)
+        await page.fill("#password", f"{name}-pass-123")
+        await page.get_by_role("button", name="Sign In").click()
+        await page.wait_for_selector("#chat-input", timeout=60_000)
+        return page
+
+    words = "Alice's own words, for her eyes and her teachers' only"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        alice = await login(browser, "alice")
+        await _opened(alice)
+        await alice.fill("#chat-input", words)
+        await alice.press("#chat-input", "Enter")
+        await expect(alice.get_by_role("button", name="End the visit").first).to_be_visible(timeout=30_000)
+        await expect(alice).to_have_url(re.compile(r"/thread/[0-9a-f-]{36}$"))
+        thread_url = alice.url
+        # Alice, in a fresh browser, reopens her thread: her words are there (the check below can fail).
+        again = await login(browser, "alice")
+        await again.goto(thread_url)
+        await expect(again.get_by_text(words).first).to_be_visible(timeout=30_000)
+        # Bob, logged in, opens the same address: nothing of Alice's.
+        bob = await login(browser, "bob")
+        await bob.goto(thread_url)
+        await bob.wait_for_timeout(3_000)
+        await bob.screenshot(path=str(SHOTS / "6-another-learners-thread.png"))
+        assert words not in await bob.inner_text("body")
+        api = await bob.request.get(f"{app_with_users.url}/project/thread/{thread_url.rsplit('/', 1)[1]}")
+        assert api.status in (401, 403, 404)
+        await browser.close()
