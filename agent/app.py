@@ -112,6 +112,7 @@ async def _save(session: Session | None = None) -> None:
         level=_level().value,
         unavailable=sorted(cl.user_session.get("unavailable") or ()),
         branches=list(cl.user_session.get("branches") or []),
+        message_turns=dict(cl.user_session.get("turn_of_message") or {}),
     )
     try:
         await store.save(cl.context.session.thread_id, user.identifier, session, view)
@@ -188,7 +189,7 @@ async def _open_conversation(loaded: LoadedPersona, lang: Lang, stored: StoredSe
     cl.user_session.set("level", initial)
     cl.user_session.set("unavailable", set(view.unavailable))
     cl.user_session.set("branches", list(view.branches))
-    cl.user_session.set("turn_of_message", {})
+    cl.user_session.set("turn_of_message", dict(view.message_turns))
     widgets: list[InputWidget] = [
         Select(
             id="level",

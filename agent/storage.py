@@ -263,6 +263,8 @@ class SessionView:
     unavailable: list[int] = field(default_factory=list)  # turns the evaluator could not assess
     # Branches the learner left by trying again from an earlier turn ("Try again from here"), oldest first.
     branches: list[Session] = field(default_factory=list)
+    # Which learner turn each of the learner's chat messages is (by message id): editing one branches there.
+    message_turns: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -270,6 +272,7 @@ class SessionView:
                 "level": self.level,
                 "unavailable": sorted(set(self.unavailable)),
                 "branches": [json.loads(b.to_json()) for b in self.branches],
+                "message_turns": self.message_turns,
             },
             ensure_ascii=False,
         )
@@ -282,6 +285,9 @@ class SessionView:
             level=level if isinstance(level, str) else None,
             unavailable=[int(t) for t in data.get("unavailable") or [] if isinstance(t, int)],
             branches=[Session.model_validate(b) for b in data.get("branches") or [] if isinstance(b, dict)],
+            message_turns={
+                str(k): v for k, v in (data.get("message_turns") or {}).items() if isinstance(v, int) and v >= 0
+            },
         )
 
 

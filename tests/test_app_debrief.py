@@ -6,8 +6,10 @@ from __future__ import annotations
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 import chainlit as cl
+import chainlit.data
 import httpx
 import pytest
 from chainlit.chat_context import chat_context
@@ -119,9 +121,10 @@ async def test_editing_an_earlier_message_branches_from_that_turn(harness: Harne
 
 def test_session_view_keeps_branches_through_json() -> None:
     branch = make_rich_session(2)
-    view = SessionView(level="coach", unavailable=[1], branches=[branch])
+    view = SessionView(level="coach", unavailable=[1], branches=[branch], message_turns={"m-1": 0, "m-2": 2})
     again = SessionView.from_json(view.to_json())
     assert again.level == "coach" and again.unavailable == [1]
+    assert again.message_turns == {"m-1": 0, "m-2": 2}
     assert [b.id for b in again.branches] == [branch.id]
     assert again.branches[0].turns[1].hidden == branch.turns[1].hidden
     assert SessionView.from_json('{"level": "learner"}').branches == []  # rows kept before branches existed
@@ -210,3 +213,43 @@ async def test_new_and_broken_persona_files_show_up_without_a_restart(
         await app.start()
     listing = next(m["output"] for m in socket.of("new_message") if t("broken_personas", "fr") in m["output"])
     assert "broken.fr.yaml:3: YAML syntax" in listing
+
+
+async def test_editing_a_message_after_a_restart_still_branches(harness: Harness) -> None:
+    from chainlit.socket import persist_user_session, resume_thread
+    from test_app_handlers import FakeSocket, _close_data_layer
+
+    app, socket = harness.app, harness.socket
+    alice = await (await _layer()).create_user(User(identifier="alice"))
+    first_id = str(uuid.uuid4())
+    async with browser_tab(socket, user=alice) as tab:
+        thread_id = tab.thread_id
+        await app.start()
+        for message_id, text in ((first_id, LEARNER), (str(uuid.uuid4()), SECOND)):
+            # As Chainlit's socket handler delivers it: kept as a step (so the thread exists), then on_message.
+            payload: Any = {
+                "message": {
+                    "id": message_id,
+                    "type": "user_message",
+                    "output": text,
+                    "createdAt": "2026-01-01T00:00:00Z",
+                },
+                "fileReferences": [],
+            }
+            payload["message"]["threadId"] = thread_id
+            await app.on_message(await cl.context.emitter.process_message(payload))
+        original = (await _drain()).session
+        await persist_user_session(thread_id, tab.to_persistable())
+
+    await _close_data_layer()  # a new server process: nothing in memory survives
+    chainlit.data._data_layer = None
+    chainlit.data._data_layer_initialized = False
+    async with browser_tab(FakeSocket(), user=alice, thread_id=thread_id) as tab:
+        thread = await resume_thread(tab)
+        assert thread is not None
+        await app.resume(thread)
+        await app.on_message(_user_message("Bonjour madame, je vous écoute.", first_id))
+        conversation = await _drain()
+
+    assert conversation.session.parent_id == original.id and conversation.session.branch_turn == 0
+    assert conversation.session.turns[0].text == "Bonjour madame, je vous écoute."
