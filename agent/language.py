@@ -89,9 +89,20 @@ _EN = frozenset(
 _WORD = re.compile(r"[a-zàâçéèêëîïôûùüÿœ']+", re.I)
 
 
+def _counts(text: str) -> tuple[int, int]:
+    words = [w.lower().strip("'") for w in _WORD.findall(text)]
+    return sum(w in _FR for w in words), sum(w in _EN for w in words)
+
+
 def guess_language(text: str) -> str:
     """'fr' or 'en' by common-word counts; ties go to 'en'."""
-    words = [w.lower().strip("'") for w in _WORD.findall(text)]
-    fr = sum(w in _FR for w in words)
-    en = sum(w in _EN for w in words)
+    fr, en = _counts(text)
     return "fr" if fr > en else "en"
+
+
+def is_written_in(text: str, lang: str) -> bool:
+    """Whether the text is in `lang`, or too short to tell ("Correct.", "OK", "D'accord" say nothing either way)."""
+    fr, en = _counts(text)
+    if fr == en:
+        return True
+    return ("fr" if fr > en else "en") == lang

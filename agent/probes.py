@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.config import REPO_ROOT, Settings
-from agent.language import guess_language
+from agent.language import is_written_in
 from agent.llm import ChatBackend
 from agent.patient import PatientEngine
 from agent.persona import LoadedPersona, load_library
@@ -132,7 +132,7 @@ async def run_probe(persona: LoadedPersona, probe: Probe, backend: ChatBackend, 
     if expect.bond_not_below is not None:
         checks["bond_not_below"] = bonds[-1] >= bonds[min(expect.bond_not_below, len(bonds)) - 1]
     if expect.language:
-        checks["language"] = all(guess_language(r) == persona.persona.language for r in replies)
+        checks["language"] = all(is_written_in(r, persona.persona.language) for r in replies)
     return ProbeResult(persona.id, probe.name, all(checks.values()), checks, moves, bonds, replies)
 
 

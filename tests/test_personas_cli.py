@@ -339,3 +339,22 @@ async def test_probes_go_round_robin_so_a_budget_reaches_every_patient(
     order = [r.persona for r in report.results]
     assert order[:4] == ["a.fr", "b.fr", "a.fr", "b.fr"]
     assert all(r.error is None for r in report.results)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("Correct.", "fr", True),  # says nothing either way: not a failure of the French patient
+        ("D'accord", "fr", True),
+        ("Je ne sais pas ce que vous voulez dire.", "fr", True),
+        ("I don't know what you mean, doctor.", "fr", False),
+        ("I don't know what you mean, doctor.", "en", True),
+        ("Je ne sais pas ce que vous voulez dire.", "en", False),
+    ],
+)
+def test_the_probe_language_check_only_fails_a_reply_that_is_clearly_in_the_other_language(
+    text: str, lang: str, expected: bool
+) -> None:
+    from agent.language import is_written_in
+
+    assert is_written_in(text, lang) is expected
