@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import chainlit as cl
 import chainlit.server
@@ -28,9 +29,10 @@ from agent.monitor import LEVEL_NAMES, CoachingLevel, monitor_props
 from agent.persona import LoadedPersona, load_library
 from agent.review import PREFIX, install_review_routes
 from agent.session import Session
-from agent.storage import SessionStore, SessionView, StoredSession, database_url, with_learner_turn
+from agent.storage import SessionStore, StorageError, StoredSession, database_url, with_learner_turn
 from agent.taxonomy import Lang, Speaker
 from agent.ui_text import t, ui_lang
+from agent.visit import VisitState
 
 log = logging.getLogger(__name__)
 settings = get_settings()
@@ -83,8 +85,17 @@ def _lang() -> Lang:
     return ui_lang(getattr(cl.context.session, "language", None))
 
 
+def _visit() -> VisitState:
+    visit: VisitState | None = cl.user_session.get("visit")
+    if visit is None:
+        visit = VisitState()
+        cl.user_session.set("visit", visit)
+    return visit
+
+
 def _level() -> CoachingLevel:
-    return CoachingLevel(cl.user_session.get("level") or CoachingLevel.learner)
+    level = _visit().level
+    return CoachingLevel(level) if level in {lvl.value for lvl in CoachingLevel} else CoachingLevel.learner
 
 
 def _store() -> SessionStore | None:
@@ -108,14 +119,8 @@ async def _save(session: Session | None = None) -> None:
         session = conversation.session
     if session is None or not session.turns or store is None or user is None:
         return
-    view = SessionView(
-        level=_level().value,
-        unavailable=sorted(cl.user_session.get("unavailable") or ()),
-        branches=list(cl.user_session.get("branches") or []),
-        message_turns=dict(cl.user_session.get("turn_of_message") or {}),
-    )
     try:
-        await store.save(cl.context.session.thread_id, user.identifier, session, view)
+        await store.save(cl.context.session.thread_id, user.identifier, session, _visit())
     except Exception:  # the visit goes on; the learner is told once that it is not being kept
         log.exception("session of thread %s not saved", cl.context.session.thread_id)
         if not cl.user_session.get("save_warned"):
@@ -127,9 +132,12 @@ async def _refresh_monitor() -> None:
     conversation: Conversation | None = cl.user_session.get("conversation")
     if conversation is None:
         return
-    unavailable: set[int] = cl.user_session.get("unavailable") or set()
     props = monitor_props(
-        conversation.session.observer_transcript(), conversation.session.events, _level(), _lang(), unavailable
+        conversation.session.observer_transcript(),
+        conversation.session.events,
+        _level(),
+        _lang(),
+        set(_visit().unavailable),
     )
     await cl.ElementSidebar.set_title(props["ui"]["title"])
     await cl.ElementSidebar.set_elements(
@@ -183,13 +191,9 @@ async def _open_conversation(loaded: LoadedPersona, lang: Lang, stored: StoredSe
     cl.user_session.set("conversation", conversation)
     if backend.prefill:
         conversation.start_prefill()
-    view = stored.view if stored is not None else SessionView()
-    known = {level.value for level in CoachingLevel}
-    initial = view.level if view.level in known else CoachingLevel.learner.value
-    cl.user_session.set("level", initial)
-    cl.user_session.set("unavailable", set(view.unavailable))
-    cl.user_session.set("branches", list(view.branches))
-    cl.user_session.set("turn_of_message", dict(view.message_turns))
+    cl.user_session.set("visit", stored.view if stored is not None else VisitState())
+    initial = _level().value
+    _visit().level = initial
     widgets: list[InputWidget] = [
         Select(
             id="level",
@@ -237,6 +241,9 @@ async def resume(thread: ThreadDict) -> None:
         stored = await store.read(thread["id"], requester) if store and requester else None
     except AccessDenied:  # Chainlit lets only the author resume; this is the second lock
         stored = None
+    except StorageError:
+        log.exception("kept session of thread %s unreadable", thread["id"])
+        stored = None
     if stored is None:
         await cl.Message(content=t("resume_missing", lang), author="Alliance").send()
         return
@@ -255,42 +262,37 @@ async def resume(thread: ThreadDict) -> None:
 
 @cl.on_settings_update
 async def settings_update(values: dict[str, str]) -> None:
-    cl.user_session.set("level", values.get("level", CoachingLevel.learner.value))
+    _visit().level = values.get("level", CoachingLevel.learner.value)
     await _refresh_monitor()
     await _save()
 
 
-async def _on_events(turn_id: int, events: list[AllianceEvent] | None) -> None:
-    if events is None:
-        unavailable: set[int] = cl.user_session.get("unavailable") or set()
-        unavailable.add(turn_id)
-    await _refresh_monitor()
-    await _save()
+def _events_sink(session: Session) -> Callable[[int, list[AllianceEvent] | None], Awaitable[None]]:
+    """The monitor's callback for one branch: late results of a branch left behind change nothing on screen."""
+
+    async def on_events(turn_id: int, events: list[AllianceEvent] | None) -> None:
+        current: Conversation | None = cl.user_session.get("conversation")
+        if current is None or current.session is not session:
+            return
+        if events is None:
+            _visit().mark_unavailable(turn_id)
+        await _refresh_monitor()
+        await _save()
+
+    return on_events
 
 
-async def _branch(conversation: Conversation, turn_id: int) -> Conversation:
+def _branch(conversation: Conversation, turn_id: int) -> Conversation:
     """Try again from a learner turn: a new branch with the patient's state of then; the old one is kept."""
-    branches: list[Session] = cl.user_session.get("branches") or []
-    branches.append(conversation.session)
-    branched = conversation.branch_at(turn_id)
-    cl.user_session.set("branches", branches)
+    branched = conversation.on_session(_visit().branch(conversation.session, turn_id))  # ValueError: nothing changed
     cl.user_session.set("conversation", branched)
-    cl.user_session.set("ended", False)
-    turn_of: dict[str, int] = cl.user_session.get("turn_of_message") or {}
-    cl.user_session.set("turn_of_message", {m: t for m, t in turn_of.items() if t < turn_id})
-    unavailable: set[int] = cl.user_session.get("unavailable") or set()
-    cl.user_session.set("unavailable", {t for t in unavailable if t < turn_id})
     return branched
 
 
-def _reply_actions(learner_message_id: str, learner_turn: int) -> list[cl.Action]:
+def _reply_actions(learner_message_id: str) -> list[cl.Action]:
     lang = _lang()
     actions = [
-        cl.Action(
-            name="retry_here",
-            payload={"message": learner_message_id, "turn": learner_turn},
-            label=f"↩ {t('retry_here', lang)}",
-        ),
+        cl.Action(name="retry_here", payload={"message": learner_message_id}, label=f"↩ {t('retry_here', lang)}"),
         cl.Action(name="end_visit", payload={}, label=f"🏁 {t('end_visit', lang)}"),
     ]
     if _level() is CoachingLevel.coach:
@@ -303,10 +305,11 @@ async def on_message(message: cl.Message) -> None:
     conversation: Conversation | None = cl.user_session.get("conversation")
     if conversation is None:
         return
-    turn_of: dict[str, int] = cl.user_session.get("turn_of_message") or {}
-    if message.id in turn_of:  # the learner edited an earlier message: Chainlit removed what followed it
-        conversation = await _branch(conversation, turn_of[message.id])
-    elif cl.user_session.get("ended"):
+    visit = _visit()
+    edited = visit.turn_for(message.id)
+    if edited is not None:  # the learner edited an earlier message: Chainlit removed what followed it
+        conversation = _branch(conversation, edited)
+    elif visit.ended:
         await cl.Message(content=t("visit_over", _lang()), author="Alliance").send()
         return
     # Kept before the patient is asked: a crash or a restart mid-reply loses no word of the learner.
@@ -316,17 +319,15 @@ async def on_message(message: cl.Message) -> None:
     async def on_token(token: str) -> None:
         await reply.stream_token(token)
 
-    outcome = await conversation.learner_says(message.content, on_token, _on_events)
-    turn_of = cl.user_session.get("turn_of_message") or {}
-    turn_of[message.id] = outcome.learner_turn.id
-    cl.user_session.set("turn_of_message", turn_of)
+    outcome = await conversation.learner_says(message.content, on_token, _events_sink(conversation.session))
+    _visit().record(message.id, outcome.learner_turn.id)
     await _save()
     if outcome.patient_turn is None:
         if outcome.streamed:
             await reply.remove()
         await cl.Message(content=t("patient_failed", _lang(), reason=outcome.error or "?"), author="Alliance").send()
         return
-    reply.actions = _reply_actions(message.id, outcome.learner_turn.id)
+    reply.actions = _reply_actions(message.id)
     if outcome.streamed != outcome.patient_turn.text:
         # The guard repaired or the model regenerated: show only the checked text.
         reply.content = outcome.patient_turn.text
@@ -337,20 +338,25 @@ async def on_message(message: cl.Message) -> None:
 
 @cl.action_callback("retry_here")
 async def on_retry(action: cl.Action) -> None:
-    """Remove the learner's message and all that followed it from the screen, then branch from that turn."""
+    """Branch from the learner's message under this reply, then take it and all that followed off the screen."""
     conversation: Conversation | None = cl.user_session.get("conversation")
-    turn = action.payload.get("turn")
-    if conversation is None or not isinstance(turn, int) or turn >= len(conversation.session.turns):
+    message_id = action.payload.get("message")
+    turn = _visit().turn_for(message_id if isinstance(message_id, str) else None)  # ours, never the client's
+    if conversation is None or turn is None:
+        return
+    try:
+        _branch(conversation, turn)
+    except ValueError:
+        log.warning("retry refused at turn %s", turn)
         return
     removing = False
     for shown in list(chat_context.get()):
-        removing = removing or shown.id == action.payload.get("message")
+        removing = removing or shown.id == message_id
         if removing:
             await shown.remove()
-    await _branch(conversation, turn)
     await _save()
     await _refresh_monitor()
-    await cl.Message(content=t("retry_done", _lang(), turn=str(turn + 1)), author="Alliance").send()
+    await cl.Message(content=t("retry_done", _lang(), turn=str(turn)), author="Alliance").send()
 
 
 @cl.action_callback("end_visit")
@@ -361,10 +367,9 @@ async def on_end_visit(action: cl.Action) -> None:
         await cl.Message(content=t("debrief_empty", lang), author="Alliance").send()
         return
     await conversation.drain(timeout=30)  # the last turn's flags belong in the debrief
-    cl.user_session.set("ended", True)
+    _visit().ended = True
     await _save()
-    branches: list[Session] = cl.user_session.get("branches") or []
-    debrief = build_debrief(conversation.session, conversation.persona, branches[-1] if branches else None)
+    debrief = build_debrief(conversation.session, conversation.persona, _visit().earlier_branch())
     body = f"**{t('debrief_intro', lang)}**\n\n{to_markdown(debrief, lang)}"
     if _store() is not None:
         base = f"{PREFIX}/debrief/{cl.context.session.thread_id}"

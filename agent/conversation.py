@@ -125,9 +125,12 @@ class Conversation:
         Raises ValueError for a turn that is not a learner turn. Evaluations still running
         write to this conversation's session, never to the branch.
         """
-        branch = self.session.branch_at(turn_id)
+        return self.on_session(self.session.branch_at(turn_id))
+
+    def on_session(self, session: Session) -> Conversation:
+        """The same patient, backend and evaluator on another session (a branch of this visit)."""
         return Conversation(
-            branch.persona_id, self.persona, self.patient.backend, self.settings, self.evaluator, session=branch
+            session.persona_id, self.persona, self.patient.backend, self.settings, self.evaluator, session=session
         )
 
     async def drain(self, timeout: float | None = None) -> None:

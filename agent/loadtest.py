@@ -134,6 +134,8 @@ class Visitor:
     password: str | None = None
     events: list[tuple[float, str, Any]] = field(default_factory=list)
     client: Any = None
+    session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    cookie: str = ""
     _task_end: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def _cookie(self) -> str:
@@ -147,7 +149,7 @@ class Visitor:
             return "; ".join(f"{k}={v}" for k, v in http.cookies.items())
 
     async def connect(self) -> None:
-        cookie = await self._cookie()
+        cookie = self.cookie = await self._cookie()
         self.client = socketio.AsyncClient(reconnection=False)
 
         async def record(event: str, *args: Any) -> None:
@@ -158,7 +160,7 @@ class Visitor:
         self.client.on("*", record)
         auth = {
             "clientType": "webapp",
-            "sessionId": str(uuid.uuid4()),
+            "sessionId": self.session_id,
             "threadId": "",
             "userEnv": "{}",
             "chatProfile": self.profile,
@@ -221,6 +223,17 @@ class Visitor:
         if timing.flags is None:
             await asyncio.sleep(wait_s)
             self._read(timing, [e for e in self.events if e[0] > timing.sent], text)
+
+    async def act(self, name: str) -> dict[str, Any]:
+        """Click the latest action button called `name`, as the page does (POST /project/action)."""
+        shown = [data for _, event, data in self.events if event == "action" and data.get("name") == name]
+        if not shown:
+            raise LookupError(f"no {name!r} action was shown")
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        async with httpx.AsyncClient(base_url=self.url, timeout=60, headers=headers) as http:
+            response = await http.post("/project/action", json={"sessionId": self.session_id, "action": shown[-1]})
+            response.raise_for_status()
+            return dict(response.json())
 
     async def close(self) -> None:
         if self.client is not None:

@@ -53,15 +53,22 @@ def debrief_response(stored: StoredSession, settings: Settings, fmt: str, lang: 
     return HTMLResponse(to_html(debrief, lang))
 
 
-def _review_page(rows: list[tuple[str, str, str, str, int]], requester: Requester, lang: Lang) -> str:
+def _links(thread: str, lang: Lang) -> str:
+    e = html.escape
+    return (
+        f"<a href='{PREFIX}/debrief/{e(thread)}?lang={lang}'>HTML</a> · "
+        f"<a href='{PREFIX}/debrief/{e(thread)}?format=md&amp;lang={lang}'>Markdown</a> · "
+        f"<a href='{PREFIX}/debrief/{e(thread)}?format=json'>JSON</a>"
+    )
+
+
+def _review_page(rows: list[tuple[str, str, str, str, int, bool]], requester: Requester, lang: Lang) -> str:
     e = html.escape
     head = [t("review_col_" + c, lang) for c in ("learner", "patient", "updated", "turns", "debrief")]
     body = "".join(
         f"<tr><td>{e(owner)}</td><td>{e(persona)}</td><td>{e(updated[:16].replace('T', ' '))}</td>"
-        f"<td>{turns}</td><td><a href='{PREFIX}/debrief/{e(thread)}?lang={lang}'>HTML</a> · "
-        f"<a href='{PREFIX}/debrief/{e(thread)}?format=md&amp;lang={lang}'>Markdown</a> · "
-        f"<a href='{PREFIX}/debrief/{e(thread)}?format=json'>JSON</a></td></tr>"
-        for thread, owner, persona, updated, turns in rows
+        f"<td>{turns}</td><td>{_links(thread, lang) if readable else e(t('review_in_progress', lang))}</td></tr>"
+        for thread, owner, persona, updated, turns, readable in rows
     )
     empty = f"<p>{e(t('review_empty', lang))}</p>" if not rows else ""
     scope = t("review_scope_faculty" if requester.role == "faculty" else "review_scope_learner", lang)
@@ -91,7 +98,10 @@ def review_router(store_of: StoreGetter, settings: Settings) -> APIRouter:
     async def review(request: Request, lang: str | None = None) -> HTMLResponse:
         requester = _requester()
         summaries = await store().list_visible(requester)
-        rows = [(s.thread_id, s.owner, s.persona_id, s.updated_at, s.turns) for s in summaries]
+        rows = [
+            (s.thread_id, s.owner, s.persona_id, s.updated_at, s.turns, s.ended or requester.role == "faculty")
+            for s in summaries
+        ]
         return HTMLResponse(_review_page(rows, requester, _lang(request, lang)))
 
     @router.get("/debrief/{thread_id}")
@@ -105,6 +115,9 @@ def review_router(store_of: StoreGetter, settings: Settings) -> APIRouter:
             raise HTTPException(status_code=403, detail="not yours to see") from None
         if stored is None:
             raise HTTPException(status_code=404, detail="no such session")
+        if requester.role != "faculty" and not stored.view.ended:
+            # The debrief reveals the patient's thoughts: the learner reads it once the visit is over.
+            raise HTTPException(status_code=403, detail="end the visit first")
         return debrief_response(stored, settings, format, _lang(request, lang))
 
     return router

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -31,6 +31,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from agent.access import AccessDenied, Requester, can_view
 from agent.config import Settings
 from agent.session import Session
+from agent.visit import VisitState
 
 log = logging.getLogger(__name__)
 
@@ -255,42 +256,6 @@ class SchemaGuard:
 # --------------------------------------------------------------------------- the session store
 
 
-@dataclass
-class SessionView:
-    """What the learner's screen showed besides the turns (enough to rebuild the monitor), and earlier branches."""
-
-    level: str | None = None
-    unavailable: list[int] = field(default_factory=list)  # turns the evaluator could not assess
-    # Branches the learner left by trying again from an earlier turn ("Try again from here"), oldest first.
-    branches: list[Session] = field(default_factory=list)
-    # Which learner turn each of the learner's chat messages is (by message id): editing one branches there.
-    message_turns: dict[str, int] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "level": self.level,
-                "unavailable": sorted(set(self.unavailable)),
-                "branches": [json.loads(b.to_json()) for b in self.branches],
-                "message_turns": self.message_turns,
-            },
-            ensure_ascii=False,
-        )
-
-    @classmethod
-    def from_json(cls, raw: str) -> SessionView:
-        data = json.loads(raw or "{}")
-        level = data.get("level")
-        return cls(
-            level=level if isinstance(level, str) else None,
-            unavailable=[int(t) for t in data.get("unavailable") or [] if isinstance(t, int)],
-            branches=[Session.model_validate(b) for b in data.get("branches") or [] if isinstance(b, dict)],
-            message_turns={
-                str(k): v for k, v in (data.get("message_turns") or {}).items() if isinstance(v, int) and v >= 0
-            },
-        )
-
-
 @dataclass(frozen=True)
 class SessionSummary:
     """One kept session as a list shows it: no turn text, no hidden state."""
@@ -300,6 +265,7 @@ class SessionSummary:
     persona_id: str
     updated_at: str
     turns: int
+    ended: bool
 
 
 @dataclass(frozen=True)
@@ -307,7 +273,7 @@ class StoredSession:
     thread_id: str
     owner: str
     session: Session
-    view: SessionView
+    view: VisitState
     updated_at: str
 
 
@@ -342,7 +308,7 @@ class SessionStore:
             self._locks[thread_id] = lock
         return lock
 
-    async def save(self, thread_id: str, owner: str, session: Session, view: SessionView | None = None) -> None:
+    async def save(self, thread_id: str, owner: str, session: Session, view: VisitState | None = None) -> None:
         """Insert or replace the thread's session. A thread kept for someone else is refused (AccessDenied)."""
         await self._guard.ensure()
         async with self._lock_for(thread_id):
@@ -353,7 +319,7 @@ class SessionStore:
                 "session_id": session.id,
                 "persona_id": session.persona_id,
                 "session_json": session.to_json(),
-                "view_json": (view or SessionView()).to_json(),
+                "view_json": (view or VisitState()).to_json(),
                 "created_at": now,
                 "updated_at": now,
             }
@@ -394,24 +360,27 @@ class SessionStore:
         owner, session_json, view_json, updated_at = row
         if not can_view(requester, owner):
             raise AccessDenied(f"{requester.identifier} may not read the session of thread {thread_id}")
-        return StoredSession(
-            thread_id, owner, Session.from_json(session_json), SessionView.from_json(view_json), str(updated_at)
-        )
+        try:
+            session = Session.from_json(session_json)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise StorageError(f"the kept session of thread {thread_id} cannot be read") from exc
+        return StoredSession(thread_id, owner, session, VisitState.from_json(view_json), str(updated_at))
 
     async def list_visible(self, requester: Requester, limit: int = 500) -> list[SessionSummary]:
         """The kept sessions the requester may see (their own; faculty: everyone's), newest first."""
         await self._guard.ensure()
-        query = f"""SELECT "thread_id", "owner", "persona_id", "updated_at", "session_json"
+        query = f"""SELECT "thread_id", "owner", "persona_id", "updated_at", "session_json", "view_json"
             FROM {SESSIONS_TABLE} {{where}} ORDER BY "updated_at" DESC LIMIT :limit"""
         where = "" if requester.role == "faculty" else 'WHERE "owner" = :owner'
         params: dict[str, object] = {"limit": limit, "owner": requester.identifier}
         async with self.engine.connect() as conn:
             rows = (await conn.execute(text(query.format(where=where)), params)).all()
         summaries = []
-        for thread_id, owner, persona_id, updated_at, session_json in rows:
+        for thread_id, owner, persona_id, updated_at, session_json, view_json in rows:
             if can_view(requester, owner):
                 turns = len(json.loads(session_json).get("turns") or [])
-                summaries.append(SessionSummary(str(thread_id), owner, persona_id, str(updated_at), turns))
+                ended = VisitState.from_json(view_json).ended
+                summaries.append(SessionSummary(str(thread_id), owner, persona_id, str(updated_at), turns, ended))
         return summaries
 
     async def delete(self, thread_id: str) -> None:

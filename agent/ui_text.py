@@ -97,6 +97,10 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "review_title": {"en": "Sessions and debriefs", "fr": "Séances et débriefings"},
     "review_scope_learner": {"en": "Your sessions", "fr": "Vos séances"},
     "review_scope_faculty": {"en": "Every learner's sessions", "fr": "Les séances de tous les apprenants"},
+    "review_in_progress": {
+        "en": "visit in progress: end it to read the debrief",
+        "fr": "visite en cours : terminez-la pour lire le débriefing",
+    },
     "review_empty": {"en": "No session kept yet.", "fr": "Aucune séance gardée pour l'instant."},
     "review_col_learner": {"en": "Learner", "fr": "Apprenant·e"},
     "review_col_patient": {"en": "Patient", "fr": "Patient·e"},

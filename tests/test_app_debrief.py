@@ -10,7 +10,6 @@ from typing import Any
 
 import chainlit as cl
 import chainlit.data
-import httpx
 import pytest
 from chainlit.chat_context import chat_context
 from chainlit.user import User
@@ -18,11 +17,11 @@ from test_app_handlers import LEARNER, MARKER, Harness, _drain, _layer, browser_
 from test_auth import Web, app_module, make_session, web
 from test_storage import make_session as make_rich_session
 
+from agent.debrief_text import t as debrief_t
 from agent.events import AllianceEvent
-from agent.session import Session
-from agent.storage import SessionView
 from agent.taxonomy import EventKind, RuptureType, Speaker
 from agent.ui_text import t
+from agent.visit import VisitState
 
 __all__ = ["app_module", "harness", "web"]  # fixtures, used by name
 
@@ -78,7 +77,7 @@ async def test_try_again_from_here_branches_keeps_the_first_version_and_the_debr
         second_id = str(uuid.uuid4())
         await app.on_message(_user_message(SECOND, second_id))
         original = (await _drain()).session
-        await app.on_retry(cl.Action(name="retry_here", payload={"message": second_id, "turn": 2}))
+        await app.on_retry(cl.Action(name="retry_here", payload={"message": second_id}))
         branched = cl.user_session.get("conversation").session
         await app.on_message(_user_message(RETRY))
         await _drain()
@@ -91,14 +90,16 @@ async def test_try_again_from_here_branches_keeps_the_first_version_and_the_debr
     # The learner's second message and what followed left the screen.
     removed = {r["id"] for r in socket.of("delete_message")}
     assert second_id in removed and first_id not in removed
-    assert any(m["output"].startswith(t("retry_done", "fr", turn="3")[:20]) for m in socket.of("new_message"))
+    assert any(m["output"] == t("retry_done", "fr", turn="2") for m in socket.of("new_message"))
     # Kept: the new branch as the session, the first version among the branches.
     assert stored is not None
     assert [t.text for t in stored.session.turns if t.speaker is Speaker.clinician] == [LEARNER, RETRY]
     assert [b.id for b in stored.view.branches] == [original.id]
     assert SECOND in [t.text for t in stored.view.branches[0].turns]
-    debrief = next(m["output"] for m in socket.of("new_message") if m["output"].startswith("**"))
-    assert "comparaison" in debrief.lower() or "version" in debrief.lower() or "branche" in debrief.lower()
+    debrief = next(
+        m["output"] for m in socket.of("new_message") if m["output"].startswith(f"**{t('debrief_intro', 'fr')}")
+    )
+    assert debrief_t("comparison", "fr") in debrief
 
 
 async def test_editing_an_earlier_message_branches_from_that_turn(harness: Harness) -> None:
@@ -121,19 +122,19 @@ async def test_editing_an_earlier_message_branches_from_that_turn(harness: Harne
 
 def test_session_view_keeps_branches_through_json() -> None:
     branch = make_rich_session(2)
-    view = SessionView(level="coach", unavailable=[1], branches=[branch], message_turns={"m-1": 0, "m-2": 2})
-    again = SessionView.from_json(view.to_json())
+    view = VisitState(level="coach", unavailable=[1], branches=[branch], message_turns={"m-1": 0, "m-2": 2})
+    again = VisitState.from_json(view.to_json())
     assert again.level == "coach" and again.unavailable == [1]
     assert again.message_turns == {"m-1": 0, "m-2": 2}
     assert [b.id for b in again.branches] == [branch.id]
     assert again.branches[0].turns[1].hidden == branch.turns[1].hidden
-    assert SessionView.from_json('{"level": "learner"}').branches == []  # rows kept before branches existed
+    assert VisitState.from_json('{"level": "learner"}').branches == []  # rows kept before branches existed
 
 
 # --------------------------------------------------------------------------- review pages
 
 
-async def _kept(web: Web, owner: str) -> str:
+async def _kept(web: Web, owner: str, ended: bool = True) -> str:
     """A kept session whose patient withdrew on turn 1 (a flagged moment: its thought is in the debrief)."""
     thread_id = str(uuid.uuid4())
     session = make_rich_session(2, marker=f"SECRET-{owner}")
@@ -148,7 +149,7 @@ async def _kept(web: Web, owner: str) -> str:
             confidence=0.9,
         )
     )
-    await web.layer.sessions.save(thread_id, owner, session)
+    await web.layer.sessions.save(thread_id, owner, session, VisitState(ended=ended))
     return thread_id
 
 
@@ -173,24 +174,26 @@ async def test_review_pages_follow_the_access_rule(web: Web) -> None:
     assert markdown.status_code == 200 and "SECRET-bob" in markdown.text
     assert markdown.headers["content-type"].startswith("text/markdown")
     data = (await prof.get(f"/alliance/debrief/{bob_thread}?format=json")).json()
-    assert data["timeline"] and data["flagged"] is not None
+    assert data["timeline"] and any("SECRET-bob" in (m.get("inner_monologue") or "") for m in data["flagged"])
+
+
+async def test_a_learner_reads_the_debrief_only_once_the_visit_is_ended(web: Web) -> None:
+    ongoing = await _kept(web, "alice", ended=False)
+    alice, prof = await web.login("alice"), await web.login("prof")
+    refused = await alice.get(f"/alliance/debrief/{ongoing}")
+    assert refused.status_code == 403 and "SECRET-alice" not in refused.text
+    page = await alice.get("/alliance/review?lang=en")
+    assert page.status_code == 200 and "visit in progress" in page.text and f"/debrief/{ongoing}" not in page.text
+    # Faculty review a visit in progress too (they are not the one playing it).
+    assert "SECRET-alice" in (await prof.get(f"/alliance/debrief/{ongoing}")).text
 
 
 async def test_a_session_without_turns_of_its_own_still_debriefs(web: Web) -> None:
     thread_id = str(uuid.uuid4())
-    await web.layer.sessions.save(thread_id, "alice", make_session())
+    await web.layer.sessions.save(thread_id, "alice", make_session(), VisitState(ended=True))
     alice = await web.login("alice")
     response = await alice.get(f"/alliance/debrief/{thread_id}")
     assert response.status_code == 200
-
-
-def test_branches_of_a_session_are_sessions() -> None:
-    session = make_rich_session(2)
-    branch = session.branch_at(2)
-    assert isinstance(branch, Session) and branch.parent_id == session.id
-
-
-_ = httpx  # the web fixture's clients are httpx clients
 
 
 # --------------------------------------------------------------------------- the persona library, live
@@ -253,3 +256,38 @@ async def test_editing_a_message_after_a_restart_still_branches(harness: Harness
 
     assert conversation.session.parent_id == original.id and conversation.session.branch_turn == 0
     assert conversation.session.turns[0].text == "Bonjour madame, je vous écoute."
+
+
+async def test_try_again_trusts_only_the_server_s_own_record_of_the_message(harness: Harness) -> None:
+    app, socket = harness.app, harness.socket
+    async with browser_tab(socket):
+        await app.start()
+        await app.on_message(_user_message(LEARNER))
+        await app.on_message(_user_message(SECOND))
+        before = (await _drain()).session
+        # A forged or stale payload: an unknown message id, or a turn of the client's choosing.
+        await app.on_retry(cl.Action(name="retry_here", payload={"message": str(uuid.uuid4()), "turn": 1}))
+        await app.on_retry(cl.Action(name="retry_here", payload={"turn": 0}))
+        after = cl.user_session.get("conversation").session
+        visit = cl.user_session.get("visit")
+
+    assert after is before and visit.branches == []
+    assert socket.of("delete_message") == []
+
+
+async def test_late_monitor_results_of_a_branch_left_behind_change_nothing(harness: Harness) -> None:
+    app, socket = harness.app, harness.socket
+    async with browser_tab(socket):
+        await app.start()
+        first_id = str(uuid.uuid4())
+        await app.on_message(_user_message(LEARNER, first_id))
+        old = (await _drain()).session
+        old_sink = app._events_sink(old)
+        await app.on_message(_user_message("Bonjour, reprenons.", first_id))  # edited: a new branch
+        await _drain()
+        monitors_before = len(socket.of("set_sidebar_elements"))
+        await old_sink(0, None)  # the old branch's evaluator fails late on turn 0
+        visit = cl.user_session.get("visit")
+
+    assert visit.unavailable == []
+    assert len(socket.of("set_sidebar_elements")) == monitors_before

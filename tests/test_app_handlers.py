@@ -430,7 +430,7 @@ async def test_every_turn_survives_a_restart_and_the_conversation_resumes_where_
         await app.resume(thread)
         conversation = cl.user_session.get("conversation")
         assert conversation.session == before  # every turn, hidden states and events included
-        assert cl.user_session.get("level") == CoachingLevel.coach.value
+        assert cl.user_session.get("visit").level == CoachingLevel.coach.value
         monitor = [
             e
             for p in resumed_socket.of("set_sidebar_elements")

@@ -41,7 +41,6 @@ from agent.storage import (
     CHAINLIT_TABLES,
     SESSIONS_TABLE,
     SessionStore,
-    SessionView,
     StorageError,
     create_schema,
     database_url,
@@ -50,6 +49,7 @@ from agent.storage import (
     with_learner_turn,
 )
 from agent.taxonomy import Emotion, Move
+from agent.visit import VisitState
 
 MARKER = "QZV-secret-inner-3b8d"
 ALICE = Requester("alice", "learner")
@@ -279,14 +279,14 @@ async def test_session_round_trip_keeps_hidden_states_and_nothing_of_them_reache
     thread_id = str(uuid.uuid4())
     await layer.update_thread(thread_id, name="visit", user_id=user.id, metadata={"level": "coach"})
     session = make_session(turns=3)
-    await layer.sessions.save(thread_id, "alice", session, SessionView(level="coach", unavailable=[2, 0]))
+    await layer.sessions.save(thread_id, "alice", session, VisitState(level="coach", unavailable=[2, 0]))
 
     stored = await layer.sessions.read(thread_id, ALICE)
     assert stored is not None and stored.owner == "alice"
     assert stored.session == session  # every field, hidden states included
     hidden = [t.hidden for t in stored.session.turns if t.hidden is not None]
     assert len(hidden) == 3 and all(MARKER in h.inner_monologue for h in hidden)
-    assert stored.view == SessionView(level="coach", unavailable=[0, 2])
+    assert stored.view == VisitState(level="coach", unavailable=[0, 2])
 
     # The scan looks at a database that does hold the secret, in our table only.
     assert await cells_with(layer, [SESSIONS_TABLE], MARKER) == [f"{SESSIONS_TABLE}.session_json"]

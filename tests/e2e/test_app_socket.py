@@ -138,14 +138,17 @@ async def test_the_api_key_is_in_no_page_log_export_or_database(app: App) -> Non
     await visitor.connect()
     await visitor.wait_quiet()
     await visitor.say("Bonjour madame Bertrand, comment allez-vous ?")
-    await visitor.close()
-    assert KEY not in _shown(visitor)
     thread = app.kept_sessions()[-1]["thread_id"]
-    async with httpx.AsyncClient(base_url=app.app.url) as http:
-        await http.post("/auth/header")
+    async with httpx.AsyncClient(base_url=app.app.url, headers={"Cookie": visitor.cookie}) as http:
+        assert (await http.get(f"/alliance/debrief/{thread}")).status_code == 403  # not before the end
+        await visitor.act("end_visit")
+        await visitor.wait_quiet()
         for fmt in ("html", "md", "json"):
             export = await http.get(f"/alliance/debrief/{thread}?format={fmt}")
             assert export.status_code == 200 and KEY not in export.text
+            assert "Bertrand" in export.text
+    await visitor.close()
+    assert KEY not in _shown(visitor)
     assert KEY not in app.app.log.read_text(errors="replace")
     for path in app.data.rglob("*"):
         if path.is_file():

@@ -96,19 +96,23 @@ async def _send(page: object, text: str) -> list[str]:
     return samples
 
 
-async def _opened(page: object) -> None:
-    """Wait for the first visit's brief. Chainlit's page sometimes drops the messages of a session that
-    starts while it is still loading its settings (seen about once in ten cold starts): a learner would
-    reload the page, and so does this test, once."""
+async def _opened(page: object, brief: str = "Case brief:") -> None:
+    """Wait for the visit's brief. Chainlit's page sometimes opens a socket, drops it at once and reconnects
+    (on first load and on a change of patient); the session is restored but what on_chat_start sent is not
+    shown: a blank chat (seen in up to 4 of 10 loads on a busy machine). A learner reloads the page; so does
+    this test, at most twice, and the screenshots keep the evidence."""
     from playwright.async_api import Page, expect
 
     assert isinstance(page, Page)
-    try:
-        await expect(page.get_by_text("Case brief:").first).to_be_visible(timeout=20_000)
-    except AssertionError:
-        await page.screenshot(path=str(SHOTS / "0-blank-before-reload.png"))
-        await page.reload()
-        await expect(page.get_by_text("Case brief:").first).to_be_visible(timeout=60_000)
+    for attempt in range(3):
+        try:
+            await expect(page.get_by_text(brief).first).to_be_visible(timeout=20_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
+            await page.screenshot(path=str(SHOTS / f"0-blank-before-reload-{attempt + 1}.png"))
+            await page.reload()
 
 
 async def test_a_learner_visit_from_the_patient_picker_to_the_debrief(
@@ -118,11 +122,19 @@ async def test_a_learner_visit_from_the_patient_picker_to_the_debrief(
 
     assert isinstance(page, Page)
     # Pick a patient (once the default one's visit has opened: the picker starts a new one).
-    await _opened(page)
-    await page.click("#chat-profiles")
-    await page.get_by_role("option", name="Ms. Miller (EN)").click()
-    await expect(page.locator("#chat-profiles")).to_contain_text("Ms. Miller")
-    await expect(page.get_by_text("Case brief: Ms. Miller")).to_be_visible(timeout=60_000)
+    for attempt in range(3):
+        await _opened(page)
+        await page.click("#chat-profiles")
+        await page.get_by_role("option", name="Ms. Miller (EN)").click()
+        await expect(page.locator("#chat-profiles")).to_contain_text("Ms. Miller")
+        try:
+            await expect(page.get_by_text("Case brief: Ms. Miller")).to_be_visible(timeout=20_000)
+            break
+        except AssertionError:  # the blank chat of _opened, after the switch: reload and pick again
+            if attempt == 2:
+                raise
+            await page.screenshot(path=str(SHOTS / f"0-blank-after-switch-{attempt + 1}.png"))
+            await page.reload()
     await page.screenshot(path=str(SHOTS / "1-brief.png"))
 
     # Three turns: each reply streams (seen growing), the monitor flags the repair attempt.
