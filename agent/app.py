@@ -44,8 +44,8 @@ _backend: ChatBackend | None = None
 _backend_lock = asyncio.Lock()
 
 
-def _role_of(identifier: str) -> Role:
-    return users.role_of(identifier)
+def _role_of(identifier: str) -> Role | None:
+    return users.role_of(identifier) if users.active(identifier) else None
 
 
 install_requester_middleware(chainlit.server.app, _role_of)
@@ -108,7 +108,7 @@ install_review_routes(chainlit.server.app, _store, settings)
 
 def _requester() -> Requester | None:
     user = cl.context.session.user
-    return users.requester(user.identifier) if user is not None else None
+    return users.requester(user.identifier) if user is not None and users.active(user.identifier) else None
 
 
 async def _save(session: Session | None = None) -> None:
@@ -207,9 +207,20 @@ async def _open_conversation(loaded: LoadedPersona, lang: Lang, stored: StoredSe
     return conversation
 
 
+async def _refuse_inactive_login() -> bool:
+    """A login whose user was removed (or from another mode) keeps a valid token: it gets no visit."""
+    user = cl.context.session.user
+    if user is None or users.active(user.identifier):
+        return False
+    await cl.Message(content=t("login_inactive", _lang()), author="Alliance").send()
+    return True
+
+
 @cl.on_chat_start
 async def start() -> None:
     lang = _lang()
+    if await _refuse_inactive_login():
+        return
     library = load_library(settings.personas_dir)
     if library.errors:
         listing = "\n".join(f"- `{e}`" for e in library.errors)
@@ -236,6 +247,8 @@ async def start() -> None:
 async def resume(thread: ThreadDict) -> None:
     """A reloaded page or a restarted server: the conversation goes on from the kept session."""
     lang = _lang()
+    if await _refuse_inactive_login():
+        return
     store, requester = _store(), _requester()
     try:
         stored = await store.read(thread["id"], requester) if store and requester else None

@@ -299,6 +299,12 @@ class UserDirectory:
     def requester(self, identifier: str) -> Requester:
         return Requester(identifier, self.role_of(identifier))
 
+    def active(self, identifier: str) -> bool:
+        """Whether a login still counts. In password mode, only a user in the file or the variable now: the
+        still-valid token of a removed user, or of the local user from before users were added, is refused.
+        In local mode the app is open to whoever reaches it anyway, so any login counts."""
+        return not self.configured() or identifier in self.accounts()
+
 
 # --------------------------------------------------------------------------- the login secret
 

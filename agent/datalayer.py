@@ -38,7 +38,7 @@ from agent.storage import SchemaGuard, SessionStore, configure_engine, is_sqlite
 
 log = logging.getLogger(__name__)
 
-RoleOf = Callable[[str], Role]
+RoleOf = Callable[[str], Role | None]  # None: not an active login (a removed user): treated as anonymous
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,10 @@ class RequesterMiddleware:
             user = decode_jwt(token)
         except Exception:  # no secret, bad signature, expired: Chainlit refuses the request itself
             return None
-        requester = Requester(user.identifier, self.role_of(user.identifier))
-        return HttpAccess(requester, read_only=scope.get("method") in ("GET", "HEAD"))
+        role = self.role_of(user.identifier)
+        if role is None:
+            return None
+        return HttpAccess(Requester(user.identifier, role), read_only=scope.get("method") in ("GET", "HEAD"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -97,6 +97,10 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "review_title": {"en": "Sessions and debriefs", "fr": "Séances et débriefings"},
     "review_scope_learner": {"en": "Your sessions", "fr": "Vos séances"},
     "review_scope_faculty": {"en": "Every learner's sessions", "fr": "Les séances de tous les apprenants"},
+    "login_inactive": {
+        "en": "This login is no longer valid (the user was removed). Log out and sign in again.",
+        "fr": "Cette connexion n'est plus valide (l'utilisateur a été retiré). Déconnectez-vous puis reconnectez-vous.",
+    },
     "review_in_progress": {
         "en": "visit in progress: end it to read the debrief",
         "fr": "visite en cours : terminez-la pour lire le débriefing",

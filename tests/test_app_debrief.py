@@ -291,3 +291,16 @@ async def test_late_monitor_results_of_a_branch_left_behind_change_nothing(harne
 
     assert visit.unavailable == []
     assert len(socket.of("set_sidebar_elements")) == monitors_before
+
+
+async def test_a_removed_user_s_login_no_longer_opens_the_review_pages(web: Web) -> None:
+    from agent.auth import read_users_file, write_users_file
+
+    thread = await _kept(web, "alice")
+    alice = await web.login("alice")
+    assert (await alice.get(f"/alliance/debrief/{thread}")).status_code == 200
+    accounts = read_users_file(web.users_file)
+    accounts.pop("alice")
+    write_users_file(web.users_file, accounts)  # `alliance users remove alice`
+    assert (await alice.get(f"/alliance/debrief/{thread}")).status_code == 401
+    assert (await alice.get("/alliance/review")).status_code == 401
