@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agent.language import guess_language
 from agent.persona import LoadedPersona, compose_nodes, line_of, read_persona_text
+from agent.taxonomy import LANGS
 
 SPAN_WORDS = 5  # a run of this many words shared by the brief and a hidden field gives it away
 MIN_MONOLOGUE_WORDS = 15
@@ -90,7 +91,7 @@ def lint_persona(loaded: LoadedPersona) -> list[LintWarning]:
         warn(("guarded_facts",), "no guarded fact: the learner has nothing to discover by asking or earning trust")
 
     lang_in_name = loaded.id.rsplit(".", 1)[-1] if "." in loaded.id else None
-    if lang_in_name in ("fr", "en") and lang_in_name != p.language:
+    if lang_in_name in LANGS and lang_in_name != p.language:
         warn(("language",), f"the file name says '{lang_in_name}' but the language is '{p.language}'")
 
     for loc, text in _text_fields(loaded):
@@ -106,8 +107,9 @@ def lint_persona(loaded: LoadedPersona) -> list[LintWarning]:
 
     hidden: list[tuple[str, str]] = [("the inner monologue", p.inner_monologue)]
     hidden += [(f"guarded fact {i + 1}", g.fact) for i, g in enumerate(p.guarded_facts)]
-    for what, text in hidden:
-        span = _shared_span(p.case_brief, text)
-        if span:
-            warn(("case_brief",), f"the case brief gives away {what}: it shares '{span}'")
+    for field_name, shown in (("case_brief", p.case_brief), ("title", p.title)):
+        for what, text in hidden:
+            span = _shared_span(shown, text)
+            if span:
+                warn((field_name,), f"the {field_name.replace('_', ' ')} gives away {what}: it shares '{span}'")
     return warnings

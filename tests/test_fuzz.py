@@ -97,8 +97,7 @@ def test_personas_validate_on_any_file_exits_0_or_1_without_a_traceback(tmp_path
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = main(["personas", "validate", str(path)])
-    assert status in (0, 1)
-    assert "Traceback" not in out.getvalue() + err.getvalue()
+    assert status in (0, 1)  # an exception would fail the test by itself
     assert ("1 valid" in out.getvalue()) == (status == 0)
 
 
@@ -127,7 +126,7 @@ def test_debrief_on_any_transcript_exits_0_or_2_with_one_line(tmp_path: Path, pa
         status = main(["debrief", str(path)])
     assert status in (0, 2)
     if status == 2:
-        assert err.getvalue().strip() and "Traceback" not in err.getvalue()
+        assert len(err.getvalue().strip().splitlines()) == 1  # one clear line
 
 
 WORDS = st.sampled_from(
@@ -146,4 +145,3 @@ def test_any_argv_parses_or_exits_with_usage(argv: list[str]) -> None:
             assert isinstance(parser.parse_args(argv), argparse.Namespace)
         except SystemExit as exc:
             assert exc.code in (0, 2)  # --help, or a usage error
-    assert "Traceback" not in err.getvalue()

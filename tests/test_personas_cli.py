@@ -204,6 +204,8 @@ def test_lint_flags_a_case_brief_that_gives_away_the_hidden_state(tmp_path: Path
     secret = data["guarded_facts"][3]["fact"]
     warnings = _lint(_persona_file(tmp_path, "told.en.yaml", {"case_brief": data["case_brief"] + " " + secret}))
     assert any("case_brief: warning: the case brief gives away guarded fact 4" in w for w in warnings), warnings
+    warnings = _lint(_persona_file(tmp_path, "titled.en.yaml", {"title": secret[:120]}))
+    assert any("title: warning: the title gives away guarded fact 4" in w for w in warnings), warnings
     monologue_words = " ".join(data["inner_monologue"].split()[10:18])
     warnings = _lint(_persona_file(tmp_path, "told2.en.yaml", {"case_brief": f"She says: {monologue_words}."}))
     assert any("gives away the inner monologue" in w for w in warnings), warnings
@@ -251,8 +253,10 @@ def test_new_writes_a_commented_skeleton_that_validates(
 
 
 def test_new_refuses_to_overwrite_and_bad_ids(capsys: pytest.CaptureFixture[str], library_copy: Path) -> None:
-    assert _run(capsys, "personas", "new", "bertrand.fr", "--lang", "fr")[0] == 1
-    assert "exists" in capsys.readouterr().err or True  # the message was consumed by _run
+    status, _, err = _run(capsys, "personas", "new", "bertrand.fr", "--lang", "fr")
+    assert status == 1 and "exists (use --force to overwrite)" in err
+    status, _, err = _run(capsys, "personas", "new", "dupont.en", "--lang", "fr")
+    assert status == 2 and "ends with .en but --lang is fr" in err
     status, _, err = _run(capsys, "personas", "new", "Mme Dupont", "--lang", "fr")
     assert status == 2 and "lowercase" in err
     status, _, _ = _run(capsys, "personas", "new", "bertrand.fr", "--lang", "fr", "--force")
@@ -301,7 +305,7 @@ def test_persona_text_is_data_not_a_template(capsys: pytest.CaptureFixture[str],
 
 
 def test_schema_command_writes_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    out_file = tmp_path / "s.json"
+    out_file = tmp_path / "new-folder" / "s.json"
     assert _run(capsys, "personas", "schema", "--out", str(out_file))[0] == 0
     assert out_file.read_text(encoding="utf-8") == schema_text()
 

@@ -134,7 +134,10 @@ async def test_the_judge_gets_a_valid_answer(running_stub: RunningStub) -> None:
     judge = Judge(build_backend(settings, "openai:stub"), settings)
     transcript = [PublicTurn(id=0, speaker=Speaker.clinician, text="Hello, how are you?")]
     events = await judge.judge(transcript, "en")
-    assert isinstance(events, list)  # the stub's findings list is empty, and valid
+    # The stub's judge quotes the clinician's last turn; the quote passes the evidence check.
+    assert [(e.kind.value, e.function.value if e.function else None, e.evidence) for e in events] == [
+        ("repair_attempt", "exploratory", "Hello, how are you?")
+    ]
     assert running_stub.stub.stats["requests"] == 1
 
 

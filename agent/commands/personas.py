@@ -15,6 +15,7 @@ from agent.persona_lint import lint_persona
 from agent.persona_schema import SCHEMA_FILE_NAME, schema_text
 from agent.persona_skeleton import skeleton
 from agent.session import Session
+from agent.taxonomy import LANGS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     new = sub.add_parser("new", help="write a commented skeleton to fill")
     new.add_argument("id", help="the new persona's id, which is its file name: e.g. dupont.fr")
-    new.add_argument("--lang", choices=["fr", "en"], required=True, help="the patient's language")
+    new.add_argument("--lang", choices=list(LANGS), required=True, help="the patient's language")
     new.add_argument("--dir", type=Path, default=None, help="where to write it (default: the persona directory)")
     new.add_argument("--force", action="store_true", help="overwrite an existing file")
     show = sub.add_parser("show", help="the patient prompt this persona produces (no LLM is called)")
@@ -63,6 +64,10 @@ def _lint(paths: list[Path], strict: bool) -> int:
 
 def _new(args: argparse.Namespace, settings: Settings) -> int:
     pid = args.id.removesuffix(".yaml").removesuffix(".yml")
+    other = [lang for lang in LANGS if lang != args.lang and pid.endswith(f".{lang}")]
+    if other:
+        print(f"error: {pid!r} ends with .{other[0]} but --lang is {args.lang}", file=sys.stderr)
+        return 2
     if not pid.endswith(f".{args.lang}"):
         pid = f"{pid}.{args.lang}"
     if not is_valid_id(pid):
@@ -107,6 +112,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if command == "show":
         return _show(args, settings)
     out: Path = args.out or settings.personas_dir / SCHEMA_FILE_NAME
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(schema_text(), encoding="utf-8")
     print(f"wrote {out}")
     return 0
