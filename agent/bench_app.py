@@ -20,13 +20,25 @@ import json
 import os
 import platform
 import sqlite3
+import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from agent.loadtest import LoadResult, Served, Visitor, load, running, sequential, serve_chainlit, serve_stub, summary
+from agent.loadtest import (
+    LoadResult,
+    Served,
+    Visitor,
+    load,
+    running,
+    sequential,
+    serve_chainlit,
+    serve_stub,
+    stub_env,
+    summary,
+)
 
 LINES_EN = [
     "Hello Mrs. Bertrand, how have you been since the fall?",
@@ -35,16 +47,6 @@ LINES_EN = [
     "What would those three months give you, concretely?",
     "Let me check I understood you: you're afraid of hitting another wall, is that it?",
 ]
-
-
-def _env(stub: Served, data: Path, **extra: str) -> dict[str, str]:
-    return {
-        "OPENAI_BASE_URL": f"{stub.url}/v1",
-        "OPENAI_API_KEY": "sk-bench",
-        "ALLIANCE_MODEL": "stub",
-        "ALLIANCE_DATA_DIR": str(data),
-        **extra,
-    }
 
 
 def _configure(stub: Served, **config: Any) -> None:
@@ -62,12 +64,12 @@ async def bench_overhead(stub: Served, work: Path, turns: int) -> list[str]:
         bare = summary([t.latency for t in await sequential(echo.url, None, lines) if t.latency is not None])
     rows = []
     for evaluator in ("detector", "none"):
-        env = _env(stub, work / f"data-overhead-{evaluator}", ALLIANCE_EVALUATOR=evaluator)
+        env = stub_env(stub, work / f"data-overhead-{evaluator}", ALLIANCE_EVALUATOR=evaluator)
         with running(serve_chainlit("agent/app.py", env, work / f"app-overhead-{evaluator}.log")) as app:
             ours = summary(
                 [t.latency for t in await sequential(app.url, "bertrand.en", lines) if t.latency is not None]
             )
-        ratio = ours["p95_ms"] / bare["p95_ms"]
+        ratio = ours["p95_ms"] / max(bare["p95_ms"], 1e-9)
         rows.append(
             f"| overhead per turn, our app (monitor: {evaluator}) vs echo app | {_ms(ours)} vs {_ms(bare)}: "
             f"p95 ratio **{ratio:.2f}×** | {turns} sequential turns, stub at zero latency; target ≤ 1.5× |"
@@ -80,14 +82,14 @@ async def bench_live(stub: Served, work: Path, turns: int) -> list[str]:
     rows = []
     _configure(stub, latency_by_name={"patient_turn": 2.0, "alliance_findings": 1.0})
     for evaluator in ("detector", "both"):
-        env = _env(stub, work / f"data-live-{evaluator}", ALLIANCE_EVALUATOR=evaluator)
+        env = stub_env(stub, work / f"data-live-{evaluator}", ALLIANCE_EVALUATOR=evaluator)
         with running(serve_chainlit("agent/app.py", env, work / f"app-live-{evaluator}.log")) as app:
             timings = await sequential(app.url, "bertrand.en", lines)
         flagged = [t for t in timings if t.flags is not None and t.reply_done is not None]
         early = [t for t in flagged if t.flags is not None and t.reply_done is not None and t.flags < t.reply_done]
         lead = sorted(t.reply_done - t.flags for t in early if t.reply_done is not None and t.flags is not None)
         share = len(early) / len(flagged) if flagged else 0.0
-        median_lead = f"median {lead[len(lead) // 2]:.2f} s before the reply ends" if lead else "-"
+        median_lead = f"median {statistics.median(lead):.2f} s before the reply ends" if lead else "-"
         rows.append(
             f"| flags before the reply completes (monitor: {evaluator}) | **{share:.0%}** of {len(flagged)} flagged "
             f"turns ({median_lead}) | patient 2 s, judge 1 s; {len(timings)} turns, "
@@ -117,7 +119,7 @@ async def bench_load(
         bare = await load(echo, None, sessions, lines)
         bare_mix = await load(echo, None, mix_sessions, lines, think)
     for evaluator in ("detector", "none"):
-        env = _env(stub, work / f"data-load-{evaluator}", ALLIANCE_EVALUATOR=evaluator)
+        env = stub_env(stub, work / f"data-load-{evaluator}", ALLIANCE_EVALUATOR=evaluator)
         with running(serve_chainlit("agent/app.py", env, work / f"app-load-{evaluator}.log")) as app:
             ours = await load(app, "bertrand.en", sessions, lines)
             rows.append(
@@ -145,7 +147,7 @@ async def bench_faults(stub: Served, work: Path, sessions: int, turns: int) -> l
     rates = {"500": 0.1, "429": 0.1, "truncate": 0.05, "malformed": 0.05, "timeout": 0.05}
     _configure(stub, fault_rates=rates, hang_s=4.0, seed=5)
     data = work / "data-faults"
-    env = _env(stub, data, ALLIANCE_TIMEOUT_S="2", ALLIANCE_MAX_RETRIES="1")
+    env = stub_env(stub, data, ALLIANCE_TIMEOUT_S="2", ALLIANCE_MAX_RETRIES="1")
     sent = answered = told = 0
     with running(serve_chainlit("agent/app.py", env, work / "app-faults.log")) as app:
         for index in range(sessions):

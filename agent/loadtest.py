@@ -24,12 +24,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import socketio  # type: ignore[import-untyped]
 
 from agent.config import REPO_ROOT
+from agent.harness import percentile
 
 
 def free_port() -> int:
@@ -56,6 +57,7 @@ class Served:
     process: subprocess.Popen[bytes]
     url: str
     log: Path
+    handle: IO[bytes] | None = None
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -65,6 +67,8 @@ class Served:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.handle is not None:
+            self.handle.close()
 
 
 def serve(
@@ -78,12 +82,15 @@ def serve(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            handle.close()
             raise RuntimeError(f"{argv[0]} exited with {process.returncode}; see {log}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(url + ready_path, timeout=2).status_code < 500:
-                return Served(process, url, log)
+                return Served(process, url, log, handle)
         time.sleep(0.3)
     process.kill()
+    process.wait()
+    handle.close()
     raise RuntimeError(f"{' '.join(argv)} did not answer in {timeout_s} s; see {log}")
 
 
@@ -96,6 +103,17 @@ def serve_chainlit(app: str, env: dict[str, str], log: Path) -> Served:
 def serve_stub(log: Path, *extra: str) -> Served:
     port = free_port()
     return serve([sys.executable, "-m", "agent.stub_llm", "--port", str(port), *extra], port, {}, log, "/v1/models")
+
+
+def stub_env(stub: Served, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment that points our app at the stub LLM, exactly as at a real endpoint."""
+    return {
+        "OPENAI_BASE_URL": f"{stub.url}/v1",
+        "OPENAI_API_KEY": extra.pop("OPENAI_API_KEY", "sk-stub"),
+        "ALLIANCE_MODEL": "stub",
+        "ALLIANCE_DATA_DIR": str(data_dir),
+        **extra,
+    }
 
 
 @contextlib.contextmanager
@@ -257,9 +275,7 @@ def _flags_on(data: Any, text: str) -> bool:
 def summary(latencies: list[float]) -> dict[str, float]:
     if not latencies:
         return {"p50_ms": float("nan"), "p95_ms": float("nan")}
-    ordered = sorted(latencies)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50_ms": statistics.median(ordered) * 1000, "p95_ms": p95 * 1000}
+    return {"p50_ms": statistics.median(latencies) * 1000, "p95_ms": percentile(latencies, 0.95) * 1000}
 
 
 async def sequential(

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
@@ -27,9 +27,15 @@ def template_text(name: str) -> str:
     return (PROMPTS_DIR / name).read_text(encoding="utf-8")
 
 
+@lru_cache(maxsize=64)
+def _compiled(name: str) -> Template:
+    # Compiling is most of a render's cost: once per prompt file and process (the files do not change at run time).
+    return _env.from_string(template_text(name))
+
+
 def render(name: str, **variables: Any) -> str:
     """Render `prompts/<name>`; raises jinja2.UndefinedError when a variable is missing."""
-    return _env.from_string(template_text(name)).render(**variables).strip()
+    return _compiled(name).render(**variables).strip()
 
 
 def render_string(text: str, **variables: Any) -> str:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from agent.config import REPO_ROOT
-from agent.loadtest import Served, Visitor, running, serve_chainlit, serve_stub
+from agent.loadtest import Served, Visitor, running, serve_chainlit, serve_stub, stub_env
 from agent.persona import load_persona
 from agent.ui_text import t
 
@@ -53,14 +53,7 @@ class App:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     work = tmp_path_factory.mktemp("socket")
     with running(serve_stub(work / "stub.log")) as stub:
-        env = {
-            "OPENAI_BASE_URL": f"{stub.url}/v1",
-            "OPENAI_API_KEY": KEY,
-            "ALLIANCE_MODEL": "stub",
-            "ALLIANCE_DATA_DIR": str(work / "data"),
-            "ALLIANCE_TIMEOUT_S": "2",
-            "ALLIANCE_MAX_RETRIES": "1",
-        }
+        env = stub_env(stub, work / "data", OPENAI_API_KEY=KEY, ALLIANCE_TIMEOUT_S="2", ALLIANCE_MAX_RETRIES="1")
         with running(serve_chainlit("agent/app.py", env, work / "app.log")) as served:
             yield App(served, stub, work / "data")
 

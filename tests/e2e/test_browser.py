@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import REPO_ROOT
-from agent.loadtest import Served, running, serve_chainlit, serve_stub
+from agent.loadtest import Served, running, serve_chainlit, serve_stub, stub_env
 
 pytestmark = pytest.mark.e2e
 
@@ -46,12 +46,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
     work = tmp_path_factory.mktemp("e2e")
     SHOTS.mkdir(parents=True, exist_ok=True)
     with running(serve_stub(work / "stub.log", "--latency", "patient_turn=1.5")) as stub:
-        env = {
-            "OPENAI_BASE_URL": f"{stub.url}/v1",
-            "OPENAI_API_KEY": KEY,
-            "ALLIANCE_MODEL": "stub",
-            "ALLIANCE_DATA_DIR": str(work / "data"),
-        }
+        env = stub_env(stub, work / "data", OPENAI_API_KEY=KEY)
         with running(serve_chainlit("agent/app.py", env, SHOTS / "app.log")) as app:
             yield app, work
 
@@ -179,13 +174,7 @@ def app_with_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]
     accounts = {name: Account(name, "learner", hash_password(f"{name}-pass-123")) for name in ("alice", "bob")}
     write_users_file(users, accounts)
     with running(serve_stub(work / "stub.log")) as stub:
-        env = {
-            "OPENAI_BASE_URL": f"{stub.url}/v1",
-            "OPENAI_API_KEY": KEY,
-            "ALLIANCE_MODEL": "stub",
-            "ALLIANCE_DATA_DIR": str(work / "data"),
-            "ALLIANCE_USERS_FILE": str(users),
-        }
+        env = stub_env(stub, work / "data", OPENAI_API_KEY=KEY, ALLIANCE_USERS_FILE=str(users))
         with running(serve_chainlit("agent/app.py", env, work / "app.log")) as app:
             yield app
 
