@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from agent.language import guess_language
-from agent.persona import LoadedPersona, compose_nodes, line_of, read_persona_text
+from agent.persona import LoadedPersona, PersonaError, compose_nodes, line_of, read_persona_text
 from agent.taxonomy import LANGS
 
 SPAN_WORDS = 5  # a run of this many words shared by the brief and a hidden field gives it away
@@ -24,11 +23,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
-class LintWarning:
-    path: Path
-    line: int | None
-    field: str
-    message: str
+class LintWarning(PersonaError):
+    """A quality warning, located like a validation error."""
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else f"{self.path}"
