@@ -37,6 +37,14 @@ def field_docs(info: FieldInfo) -> tuple[str, str, list[Any]]:
     )
 
 
+def nested_model(info: FieldInfo) -> tuple[type[BaseModel] | None, bool]:
+    """The model a field holds, if any (a nested model, or a list of them), and whether it is a list."""
+    annotation: Any = info.annotation
+    is_list = getattr(annotation, "__origin__", None) is list
+    inner: Any = getattr(annotation, "__args__", (None,))[0] if is_list else annotation
+    return (inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None), is_list
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.persona import Persona, field_docs
+from agent.persona import Persona, field_docs, nested_model
 
 SCHEMA_FILE_NAME = "persona.schema.json"
 SCHEMA_COMMENT = f"# yaml-language-server: $schema={SCHEMA_FILE_NAME}"
@@ -59,11 +59,9 @@ def _rows(model: type[BaseModel], prefix: str = "") -> list[str]:
         required = "yes" if info.is_required() else "no"
         cell = f"{en} <br> *FR :* {fr}"
         rows.append(f"| `{key}` | {required} | {cell.replace('|', '/')} | {shown.replace('|', '/')} |")
-        nested = info.annotation
-        args = getattr(nested, "__args__", None)
-        inner = args[0] if getattr(nested, "__origin__", None) is list and args else nested
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
-            rows += _rows(inner, key + ("[]." if inner is not nested else "."))
+        inner, is_list = nested_model(info)
+        if inner is not None:
+            rows += _rows(inner, key + ("[]." if is_list else "."))
     return rows
 
 

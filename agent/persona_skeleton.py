@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from agent.persona import Persona, field_docs
+from agent.persona import Persona, field_docs, nested_model
 from agent.persona_schema import SCHEMA_COMMENT
 from agent.taxonomy import Lang
 
@@ -50,22 +50,21 @@ def _model_lines(model: type[BaseModel], lang: Lang, indent: str = "") -> list[s
             continue
         key = info.alias or name
         lines += _comment(info, lang, indent)
-        annotation: Any = info.annotation
-        nested: Any = getattr(annotation, "__args__", (None,))[0] if _is_list(annotation) else annotation
+        nested, is_list = nested_model(info)
         if name == "language":
             lines.append(f"{indent}{key}: {lang}")
         elif name in _FIXED:
             lines.append(f"{indent}{key}: {json.dumps(_FIXED[name])}")
-        elif isinstance(nested, type) and issubclass(nested, BaseModel):
-            if _is_list(annotation):
+        elif nested is not None:
+            if is_list:
                 lines.append(f"{indent}{key}:")
                 lines += _list_of_models(_model_lines(nested, lang, indent + "    "), indent)
             else:
                 lines.append(f"{indent}{key}:")
                 lines += _model_lines(nested, lang, indent + "  ")
-        elif annotation is int:
+        elif info.annotation is int:
             lines.append(f"{indent}{key}: {info.default}")
-        elif _is_list(annotation):
+        elif is_list:
             lines.append(f"{indent}{key}:")
             lines.append(f"{indent}  - {json.dumps(_TODO[lang] + key, ensure_ascii=False)}")
         else:
@@ -87,10 +86,6 @@ def _list_of_models(sub: list[str], indent: str) -> list[str]:
         out.append(f"{indent}  - {stripped}")
         first_key = False
     return out
-
-
-def _is_list(annotation: Any) -> bool:
-    return getattr(annotation, "__origin__", None) is list
 
 
 def skeleton(lang: Lang) -> str:

@@ -369,12 +369,12 @@ class SessionStore:
     async def list_visible(self, requester: Requester, limit: int = 500) -> list[SessionSummary]:
         """The kept sessions the requester may see (their own; faculty: everyone's), newest first."""
         await self._guard.ensure()
-        query = f"""SELECT "thread_id", "owner", "persona_id", "updated_at", "session_json", "view_json"
-            FROM {SESSIONS_TABLE} {{where}} ORDER BY "updated_at" DESC LIMIT :limit"""
         where = "" if requester.role == "faculty" else 'WHERE "owner" = :owner'
+        query = f"""SELECT "thread_id", "owner", "persona_id", "updated_at", "session_json", "view_json"
+            FROM {SESSIONS_TABLE} {where} ORDER BY "updated_at" DESC LIMIT :limit"""
         params: dict[str, object] = {"limit": limit, "owner": requester.identifier}
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(text(query.format(where=where)), params)).all()
+            rows = (await conn.execute(text(query), params)).all()
         summaries = []
         for thread_id, owner, persona_id, updated_at, session_json, view_json in rows:
             if can_view(requester, owner):
