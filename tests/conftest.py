@@ -21,8 +21,8 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from agent.config import REPO_ROOT, Settings
-from agent.fake_llm import ScriptedChatModel
-from agent.llm import ChatBackend
+from agent.llm.backends import ChatBackend
+from agent.llm.fake import ScriptedChatModel
 
 Responder = Callable[[Sequence[BaseMessage]], str]
 

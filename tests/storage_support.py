@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from agent.storage import SESSIONS_TABLE, make_engine
+from agent.storage.sessions import SESSIONS_TABLE, make_engine
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 

@@ -17,11 +17,11 @@ from test_app_handlers import LEARNER, MARKER, Harness, _drain, _layer, browser_
 from test_auth import Web, app_module, make_session, web
 from test_storage import make_session as make_rich_session
 
-from agent.debrief_text import t as debrief_t
-from agent.events import AllianceEvent
-from agent.taxonomy import EventKind, RuptureType, Speaker
-from agent.ui_text import t
-from agent.visit import VisitState
+from agent.domain.events import AllianceEvent
+from agent.domain.taxonomy import EventKind, RuptureType, Speaker
+from agent.domain.visit import VisitState
+from agent.i18n.debrief_text import t as debrief_t
+from agent.i18n.ui_text import t
 
 __all__ = ["app_module", "harness", "web"]  # fixtures, used by name
 
@@ -294,7 +294,7 @@ async def test_late_monitor_results_of_a_branch_left_behind_change_nothing(harne
 
 
 async def test_a_removed_user_s_login_no_longer_opens_the_review_pages(web: Web) -> None:
-    from agent.auth import read_users_file, write_users_file
+    from agent.storage.users import read_users_file, write_users_file
 
     thread = await _kept(web, "alice")
     alice = await web.login("alice")

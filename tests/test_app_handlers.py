@@ -1,4 +1,4 @@
-"""The Chainlit handlers of agent/app.py, driven through a real Chainlit session and emitter.
+"""The Chainlit handlers of agent/web/app.py, driven through a real Chainlit session and emitter.
 
 Chainlit has no test harness. We build what its socket server builds for a browser tab: a
 `WebsocketSession` whose `emit` is ours, and a `ChainlitContext` around it, so every payload
@@ -37,16 +37,17 @@ from langchain_core.messages import BaseMessage, SystemMessage
 from openai_support import network_guard
 
 from agent.config import Settings
-from agent.conversation import Conversation, Evaluator
-from agent.datalayer import AllianceDataLayer
-from agent.events import AllianceEvent
-from agent.llm import ChatBackend
-from agent.monitor import CoachingLevel
-from agent.persona import load_persona
-from agent.session import PublicTurn, Session, Turn
-from agent.storage import CHAINLIT_TABLES, SESSIONS_TABLE
-from agent.taxonomy import EventKind, RuptureType, Speaker
-from agent.ui_text import t
+from agent.conversation import Conversation
+from agent.domain.events import AllianceEvent
+from agent.domain.session import PublicTurn, Session, Turn
+from agent.domain.taxonomy import EventKind, RuptureType, Speaker
+from agent.evaluator.base import Evaluator
+from agent.feedback.monitor import CoachingLevel
+from agent.i18n.ui_text import t
+from agent.llm.backends import ChatBackend
+from agent.persona.loader import load_persona
+from agent.storage.sessions import CHAINLIT_TABLES, SESSIONS_TABLE
+from agent.web.datalayer import AllianceDataLayer
 
 __all__ = ["network_guard"]  # fixture, used by name
 
@@ -156,8 +157,8 @@ async def harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncItera
     # Sessions are kept in a SQLite file of this test; the login secret is given (none is written).
     monkeypatch.setenv("ALLIANCE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "test-secret-" + "h" * 48)
-    import agent.app as app
-    import agent.llm
+    import agent.llm.backends
+    import agent.web.app as app
 
     monkeypatch.setattr(app, "settings", Settings(_env_file=None))  # type: ignore[call-arg]
     monkeypatch.setattr(app, "_backend", None)
@@ -165,7 +166,7 @@ async def harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncItera
     monkeypatch.setattr(chainlit.data, "_data_layer", None)
     monkeypatch.setattr(chainlit.data, "_data_layer_initialized", False)
     backends: list[ChatBackend] = []
-    real_build = agent.llm.build_backend
+    real_build = agent.llm.backends.build_backend
 
     def build(settings: Settings, spec: str | None = None) -> ChatBackend:
         backend = real_build(settings, spec)  # ALLIANCE_LLM=fake: the scripted model
@@ -349,7 +350,7 @@ async def _settle() -> None:
 
 async def _say(text: str) -> None:
     """A learner message the way Chainlit's socket handler delivers it: stored as a step, then on_message."""
-    import agent.app as app
+    import agent.web.app as app
 
     payload: Any = {
         "message": {

@@ -32,8 +32,12 @@ from chainlit.utils import wrap_user_function
 from pydantic import SecretStr
 from storage_support import DATABASES, POSTGRES_URL, drop_tables
 
-from agent.access import AccessDenied, Requester
-from agent.auth import (
+from agent.cli import users as users_command
+from agent.config import Settings
+from agent.domain.session import Session
+from agent.storage.access import AccessDenied, Requester
+from agent.storage.sessions import SESSIONS_TABLE, database_url
+from agent.storage.users import (
     SECRET_ENV,
     Account,
     UserDirectory,
@@ -46,11 +50,7 @@ from agent.auth import (
     verify_password,
     write_users_file,
 )
-from agent.commands import users as users_command
-from agent.config import Settings
-from agent.datalayer import AllianceDataLayer
-from agent.session import Session
-from agent.storage import SESSIONS_TABLE, database_url
+from agent.web.datalayer import AllianceDataLayer
 
 
 def make_session() -> Session:
@@ -291,13 +291,13 @@ def test_users_command_refuses_short_passwords_bad_names_and_mismatched_prompts(
 
 @pytest.fixture
 def app_module(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
-    """agent.app, imported (once per process) with a test secret and a throwaway data folder."""
+    """agent.web.app, imported (once per process) with a test secret and a throwaway data folder."""
     monkeypatch.setenv(SECRET_ENV, "test-secret-" + "s" * 48)
     monkeypatch.setenv("ALLIANCE_DATA_DIR", str(tmp_path / "import-data"))
     monkeypatch.setenv("ALLIANCE_LLM", "fake")
-    import agent.app
+    import agent.web.app
 
-    return agent.app
+    return agent.web.app
 
 
 @dataclass

@@ -17,10 +17,10 @@ import pytest
 import yaml
 from conftest import PERSONAS_DIR
 
-from agent import probes as probes_module
-from agent.cli import main
-from agent.persona import load_paths, load_persona
-from agent.probes import Probe
+from agent.cli.main import main
+from agent.eval import probes as probes_module
+from agent.eval.probes import Probe
+from agent.persona.loader import load_paths, load_persona
 
 DOC = PERSONAS_DIR.parent / "docs" / "authoring-personas.md"
 FENCE = re.compile(r"```(\w+)\n(.*?)```", re.S)

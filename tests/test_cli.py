@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from agent.cli import main
-from agent.llm import ChatBackend
-from agent.session import Session
+from agent.cli.main import main
+from agent.domain.session import Session
+from agent.llm.backends import ChatBackend
 
 CLARIFYING_FR = (
     "J'ai l'impression que ce que je vous ai dit tout à l'heure a été mal reçu ; comment l'avez-vous compris ?"
@@ -170,7 +170,7 @@ def test_unknown_llm_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
 def test_patient_failure_is_an_error_line_and_exit_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], scripted_backend: Callable[..., ChatBackend]
 ) -> None:
-    from agent.commands import chat
+    from agent.cli import chat
 
     def broken(_: object) -> str:
         raise RuntimeError("boom")

@@ -7,11 +7,9 @@ from typing import Any
 
 import pytest
 
-from agent.coach import Hint, current_rupture, hint_for
-from agent.events import AllianceEvent
-from agent.monitor import CoachingLevel, monitor_props, trend, visible
-from agent.session import AlliancePerception, HiddenState, Session
-from agent.taxonomy import (
+from agent.domain.events import AllianceEvent
+from agent.domain.session import AlliancePerception, HiddenState, Session
+from agent.domain.taxonomy import (
     FUNCTIONS,
     PRINCIPLES,
     Emotion,
@@ -22,6 +20,8 @@ from agent.taxonomy import (
     RuptureType,
     Speaker,
 )
+from agent.feedback.hints import Hint, current_rupture, hint_for
+from agent.feedback.monitor import CoachingLevel, monitor_props, trend, visible
 
 MARKER = "ZQX-hidden-c0ffee"
 

@@ -14,14 +14,16 @@ import pytest
 from langchain_core.messages import BaseMessage
 from tenacity import wait_none
 
-from agent import llm
 from agent.config import REPO_ROOT, Settings
-from agent.conversation import Conversation, Evaluator
-from agent.events import AllianceEvent
-from agent.llm import ChatBackend
-from agent.persona import Persona, load_persona
-from agent.session import PublicTurn, Session
-from agent.taxonomy import EventKind, RuptureType, Speaker
+from agent.conversation import Conversation
+from agent.domain.events import AllianceEvent
+from agent.domain.session import PublicTurn, Session
+from agent.domain.taxonomy import EventKind, RuptureType, Speaker
+from agent.evaluator.base import Evaluator
+from agent.llm import backends as llm
+from agent.llm.backends import ChatBackend
+from agent.persona.loader import load_persona
+from agent.persona.model import Persona
 
 MARKER = "ZQX-monologue-5b7e"
 REPLY = "Bonjour docteur. J'ai encore mal à la tête, surtout le soir."

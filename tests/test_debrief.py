@@ -12,23 +12,22 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import BaseMessage, SystemMessage
 
-from agent.commands import debrief as debrief_command
+from agent.cli import debrief as debrief_command
 from agent.config import REPO_ROOT, Settings
 from agent.conversation import Conversation
-from agent.debrief import Debrief, build_debrief
-from agent.debrief_export import timeline_figure, timeline_svg, to_html, to_json, to_markdown
-from agent.events import AllianceEvent
-from agent.llm import ChatBackend
-from agent.patient import PatientEngine
-from agent.persona import Persona, load_persona
-from agent.session import AlliancePerception, HiddenState, Session
-from agent.taxonomy import (
-    EventKind,
-    MetacommFunction,
-    RepairPrinciple,
-    RuptureType,
-    Speaker,
-)
+from agent.debrief.build import build_debrief
+from agent.debrief.figure import timeline_figure
+from agent.debrief.html import to_html
+from agent.debrief.markdown import to_markdown
+from agent.debrief.model import Debrief, to_json
+from agent.debrief.svg import timeline_svg
+from agent.domain.events import AllianceEvent
+from agent.domain.session import AlliancePerception, HiddenState, Session
+from agent.domain.taxonomy import EventKind, MetacommFunction, RepairPrinciple, RuptureType, Speaker
+from agent.llm.backends import ChatBackend
+from agent.patient.engine import PatientEngine
+from agent.persona.loader import load_persona
+from agent.persona.model import Persona
 
 Backend = Callable[..., ChatBackend]
 SVG = "{http://www.w3.org/2000/svg}"

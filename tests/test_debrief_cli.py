@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from agent.cli import main
-from agent.fake_llm import ScriptedChatModel
-from agent.llm import ChatBackend
-from agent.session import Session
+from agent.cli.main import main
+from agent.domain.session import Session
+from agent.llm.backends import ChatBackend
+from agent.llm.fake import ScriptedChatModel
 
 LEARNER = [
     "Bonjour madame Bertrand, qu'est-ce qui vous amène ?",
@@ -51,7 +51,7 @@ def _patient(messages: Sequence[BaseMessage]) -> str:
 @pytest.fixture
 def transcript(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Path:
     backend = ChatBackend(ScriptedChatModel(responder=_patient), "fake", structured_mode="json_schema")
-    monkeypatch.setattr("agent.commands.chat.build_backend", lambda *_: backend)
+    monkeypatch.setattr("agent.cli.chat.build_backend", lambda *_: backend)
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(LEARNER) + "\n"))
     path = tmp_path / "session.json"
     assert main(["chat", "--persona", "bertrand.fr", "--jsonl", "--transcript-out", str(path)]) == 0

@@ -6,12 +6,10 @@ import asyncio
 
 import pytest
 
-from agent.detector import MODEL_PATH, Detector, DetectorModel, split_sentences
-from agent.detector_train import data_hash, training_files
-from agent.evaluator import AllianceEvaluator
-from agent.events import AllianceEvent
-from agent.session import PublicTurn
-from agent.taxonomy import (
+from agent.devtools.detector_train import data_hash, training_files
+from agent.domain.events import AllianceEvent
+from agent.domain.session import PublicTurn
+from agent.domain.taxonomy import (
     COMPONENTS,
     EMOTIONS,
     EVENT_KINDS,
@@ -32,6 +30,8 @@ from agent.taxonomy import (
     glossary,
     label_for,
 )
+from agent.evaluator.detector import MODEL_PATH, Detector, DetectorModel, split_sentences
+from agent.evaluator.merge import AllianceEvaluator
 
 CLARIFYING_FR = (
     "J'ai l'impression que ce que je vous ai dit tout à l'heure a été mal reçu ; comment l'avez-vous compris ?"
@@ -174,7 +174,7 @@ def test_evaluator_flags_only_the_last_turn(evaluator: AllianceEvaluator) -> Non
 def test_committed_weights_match_the_training_data() -> None:
     model = DetectorModel.load(MODEL_PATH)
     assert model.meta["train_sha256"] == data_hash(training_files()), (
-        "agent/data/detector_model.npz is stale: retrain with `python -m agent.detector_train`"
+        "agent/evaluator/data/detector_model.npz is stale: retrain with `python -m agent.devtools.detector_train`"
     )
 
 

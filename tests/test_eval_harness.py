@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.cli import main
-from agent.commands.eval import THRESHOLDS, check_gate
+from agent.cli.eval import THRESHOLDS, check_gate
+from agent.cli.main import main
 from agent.config import REPO_ROOT
-from agent.detector import Detector, DetectorModel, Head, load_default_model
-from agent.evaluator import AllianceEvaluator
-from agent.harness import load_datasets, predicted_label, score, solve
-from agent.taxonomy import Speaker
+from agent.domain.taxonomy import Speaker
+from agent.eval.harness import load_datasets, predicted_label, score, solve
+from agent.evaluator.detector import Detector, DetectorModel, Head, load_default_model
+from agent.evaluator.merge import AllianceEvaluator
 
 HELDOUT = [REPO_ROOT / "evals/datasets/gold_fr_heldout.jsonl", REPO_ROOT / "evals/datasets/gold_en_heldout.jsonl"]
 
@@ -78,7 +78,7 @@ def test_minimal_format_foreign_labels_and_broken_lines_run_to_the_end(tmp_path,
 
 
 def test_predicted_label_takes_the_most_confident_event_of_the_speakers_label_set():
-    from agent.events import AllianceEvent
+    from agent.domain.events import AllianceEvent
 
     events = [
         AllianceEvent(
@@ -140,7 +140,7 @@ def test_gate_without_threshold_is_a_failure(tmp_path):
 
 
 def test_heldout_is_never_used_for_tuning():
-    from agent.detector_train import main as train_main
+    from agent.devtools.detector_train import main as train_main
 
     with pytest.raises(SystemExit):
         train_main(["--dev", str(HELDOUT[0]), "--out", "/dev/null"])

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from agent.events import AllianceEvent, validate_evidence
-from agent.taxonomy import SUBTYPES, EventKind, MetacommFunction, RepairPrinciple, RuptureType, Speaker
+from agent.domain.events import AllianceEvent, validate_evidence
+from agent.domain.taxonomy import SUBTYPES, EventKind, MetacommFunction, RepairPrinciple, RuptureType, Speaker
 
 TURN = "Je comprends.  C'est « frustrant » d’attendre, et je m'excuse de vous avoir pressée tout à l'heure."
 

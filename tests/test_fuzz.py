@@ -16,8 +16,9 @@ from conftest import PERSONAS_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.cli import build_parser, main
-from agent.persona import Persona, PersonaLoadError, parse_persona
+from agent.cli.main import build_parser, main
+from agent.persona.loader import PersonaLoadError, parse_persona
+from agent.persona.model import Persona
 
 FUZZ = settings(
     max_examples=1000,

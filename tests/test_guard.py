@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.config import REPO_ROOT
-from agent.guard import SPAN_WORDS, LeakGuard, StreamGuard, split_sentences
-from agent.persona import load_persona
+from agent.patient.guard import SPAN_WORDS, LeakGuard, StreamGuard, split_sentences
+from agent.persona.loader import load_persona
 
 MONOLOGUE_FR = (
     "Je ne veux surtout pas qu'il pense que je suis paresseuse ou que je profite du système, "

@@ -7,9 +7,9 @@ from pathlib import Path
 import openai
 from openai.types.chat import ChatCompletion
 
-from agent.patient import PatientEngine
-from agent.persona import load_persona
-from agent.session import Session
+from agent.domain.session import Session
+from agent.patient.engine import PatientEngine
+from agent.persona.loader import load_persona
 
 PERSONA = Path(__file__).resolve().parent.parent / "personas" / "bertrand.en.yaml"
 

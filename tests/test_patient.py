@@ -11,14 +11,15 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from agent.config import REPO_ROOT, Settings
-from agent.guard import FALLBACK_REPLY
-from agent.llm import ChatBackend
-from agent.patient import MAX_ATTEMPTS, PatientEngine
-from agent.persona import Persona, load_persona
-from agent.prompts import render, render_string, template_text
-from agent.session import AlliancePerception, HiddenState, Session
-from agent.structured import StructuredOutputError
-from agent.taxonomy import Emotion, Move
+from agent.domain.session import AlliancePerception, HiddenState, Session
+from agent.domain.taxonomy import Emotion, Move
+from agent.llm.backends import ChatBackend
+from agent.llm.prompts import render, render_string, template_text
+from agent.llm.structured import StructuredOutputError
+from agent.patient.engine import MAX_ATTEMPTS, PatientEngine
+from agent.patient.guard import FALLBACK_REPLY
+from agent.persona.loader import load_persona
+from agent.persona.model import Persona
 
 MARKER = "QZX-secret-4711"
 MONOLOGUE = (

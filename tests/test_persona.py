@@ -11,14 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.config import REPO_ROOT
-from agent.persona import (
-    MAX_PERSONA_BYTES,
-    Persona,
-    PersonaLoadError,
-    load_library,
-    load_persona,
-    resolve_persona,
-)
+from agent.persona.loader import MAX_PERSONA_BYTES, PersonaLoadError, load_library, load_persona, resolve_persona
+from agent.persona.model import Persona
 
 PERSONAS = REPO_ROOT / "personas"
 FR = PERSONAS / "bertrand.fr.yaml"

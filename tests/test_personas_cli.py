@@ -12,15 +12,15 @@ import yaml
 from conftest import PERSONAS_DIR
 from pydantic import ValidationError
 
-from agent.cli import main
+from agent.cli.main import main
 from agent.config import Settings
-from agent.fake_llm import ScriptedChatModel
-from agent.llm import ChatBackend
-from agent.persona import LoadedPersona, load_library, load_paths, load_persona
-from agent.persona_lint import lint_persona
-from agent.persona_schema import REFERENCE_END, REFERENCE_START, SCHEMA_COMMENT, field_reference, schema_text
-from agent.persona_skeleton import skeleton
-from agent.probes import PROBES_FILE, load_probes, run_probes
+from agent.eval.probes import PROBES_FILE, load_probes, run_probes
+from agent.llm.backends import ChatBackend
+from agent.llm.fake import ScriptedChatModel
+from agent.persona.lint import lint_persona
+from agent.persona.loader import LoadedPersona, load_library, load_paths, load_persona
+from agent.persona.schema import REFERENCE_END, REFERENCE_START, SCHEMA_COMMENT, field_reference, schema_text
+from agent.persona.skeleton import skeleton
 
 DOC = PERSONAS_DIR.parent / "docs" / "authoring-personas.md"
 LOCATED = re.compile(r"^(?P<path>[^:]+\.ya?ml):(?P<line>\d+): ")
@@ -45,7 +45,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 def test_schema_file_is_in_sync_with_the_model() -> None:
     on_disk = (PERSONAS_DIR / "persona.schema.json").read_text(encoding="utf-8")
-    assert on_disk == schema_text(), "run `python -m agent.persona_schema` to regenerate it"
+    assert on_disk == schema_text(), "run `python -m agent.persona.schema` to regenerate it"
 
 
 def test_schema_documents_every_field_in_both_languages() -> None:
@@ -62,7 +62,7 @@ def test_schema_documents_every_field_in_both_languages() -> None:
 def test_doc_field_reference_is_in_sync_with_the_model() -> None:
     text = DOC.read_text(encoding="utf-8")
     section = text.split(REFERENCE_START, 1)[1].split(REFERENCE_END, 1)[0]
-    assert section.strip() == field_reference().strip(), "run `python -m agent.persona_schema`"
+    assert section.strip() == field_reference().strip(), "run `python -m agent.persona.schema`"
 
 
 def test_every_persona_points_at_the_schema() -> None:
@@ -359,6 +359,6 @@ async def test_probes_go_round_robin_so_a_budget_reaches_every_patient(
 def test_the_probe_language_check_only_fails_a_reply_that_is_clearly_in_the_other_language(
     text: str, lang: str, expected: bool
 ) -> None:
-    from agent.language import is_written_in
+    from agent.domain.language import is_written_in
 
     assert is_written_in(text, lang) is expected

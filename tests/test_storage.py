@@ -32,12 +32,12 @@ from pydantic import SecretStr
 from sqlalchemy import inspect, text
 from storage_support import DATABASES, POSTGRES_URL, drop_tables
 
-from agent.access import AccessDenied, Requester, Role
-from agent.auth import Account, hash_password, write_users_file
 from agent.config import Settings
-from agent.datalayer import AllianceDataLayer
-from agent.session import AlliancePerception, HiddenState, Session
-from agent.storage import (
+from agent.domain.session import AlliancePerception, HiddenState, Session
+from agent.domain.taxonomy import Emotion, Move
+from agent.domain.visit import VisitState
+from agent.storage.access import AccessDenied, Requester, Role
+from agent.storage.sessions import (
     CHAINLIT_TABLES,
     SESSIONS_TABLE,
     SessionStore,
@@ -48,8 +48,8 @@ from agent.storage import (
     schema_statements,
     with_learner_turn,
 )
-from agent.taxonomy import Emotion, Move
-from agent.visit import VisitState
+from agent.storage.users import Account, hash_password, write_users_file
+from agent.web.datalayer import AllianceDataLayer
 
 MARKER = "QZV-secret-inner-3b8d"
 ALICE = Requester("alice", "learner")
@@ -355,7 +355,7 @@ def test_with_learner_turn_is_the_next_state_and_leaves_the_session_alone() -> N
 
 REPO = Path(__file__).resolve().parent.parent
 CHAINLIT = REPO / ".venv" / "bin" / "chainlit"
-FAKE_MONOLOGUE = "J'espère qu'il va m'écouter."  # the hidden state of agent.fake_llm's default patient
+FAKE_MONOLOGUE = "J'espère qu'il va m'écouter."  # the hidden state of agent.llm.fake's default patient
 
 
 def free_port() -> int:
@@ -365,7 +365,7 @@ def free_port() -> int:
 
 
 class LiveApp:
-    """`chainlit run agent/app.py` in a subprocess, on the fake model, kept in tmp_path."""
+    """`chainlit run agent/web/app.py` in a subprocess, on the fake model, kept in tmp_path."""
 
     def __init__(self, tmp_path: Path):
         self.port = free_port()
@@ -387,7 +387,7 @@ class LiveApp:
         self.process: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
-        command = [str(CHAINLIT), "run", str(REPO / "agent" / "app.py"), "--headless"]
+        command = [str(CHAINLIT), "run", str(REPO / "agent" / "web" / "app.py"), "--headless"]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [*command, "--host", "127.0.0.1", "--port", str(self.port)],

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.judge import JudgeOutput
-from agent.session import PatientTurnOutput
-from agent.structured import FieldWatcher, StructuredOutputError, parse_output, strict_json_schema
+from agent.domain.session import PatientTurnOutput
+from agent.evaluator.judge import JudgeOutput
+from agent.llm.structured import FieldWatcher, StructuredOutputError, parse_output, strict_json_schema
 
 
 def _objects(node: Any) -> list[dict[str, Any]]:

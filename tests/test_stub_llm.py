@@ -20,12 +20,12 @@ from conftest import PERSONAS_DIR
 
 from agent.config import Settings
 from agent.conversation import Conversation
-from agent.judge import Judge
-from agent.llm import build_backend
-from agent.persona import load_persona
-from agent.session import PublicTurn
-from agent.stub_llm import Stub, StubConfig, build_app, completion_text
-from agent.taxonomy import Speaker
+from agent.devtools.stub_llm import Stub, StubConfig, build_app, completion_text
+from agent.domain.session import PublicTurn
+from agent.domain.taxonomy import Speaker
+from agent.evaluator.judge import Judge
+from agent.llm.backends import build_backend
+from agent.persona.loader import load_persona
 
 
 class RunningStub:

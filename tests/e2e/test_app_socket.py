@@ -1,8 +1,8 @@
 """The real app over its socket.io protocol (as a browser speaks it), with the stub LLM:
 the leak suite through the app, injected faults, and a scan for the API key everywhere.
 
-Each test starts `chainlit run agent/app.py` and the stub (`python -m agent.stub_llm`) as
-processes on loopback; visitors are `agent.loadtest.Visitor`s.
+Each test starts `chainlit run agent/web/app.py` and the stub (`python -m agent.devtools.stub_llm`) as
+processes on loopback; visitors are `agent.devtools.loadtest.Visitor`s.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from agent.config import REPO_ROOT
-from agent.loadtest import Served, Visitor, running, serve_chainlit, serve_stub, stub_env
-from agent.persona import load_persona
-from agent.ui_text import t
+from agent.devtools.loadtest import Served, Visitor, running, serve_chainlit, serve_stub, stub_env
+from agent.i18n.ui_text import t
+from agent.persona.loader import load_persona
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +54,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     work = tmp_path_factory.mktemp("socket")
     with running(serve_stub(work / "stub.log")) as stub:
         env = stub_env(stub, work / "data", OPENAI_API_KEY=KEY, ALLIANCE_TIMEOUT_S="2", ALLIANCE_MAX_RETRIES="1")
-        with running(serve_chainlit("agent/app.py", env, work / "app.log")) as served:
+        with running(serve_chainlit("agent/web/app.py", env, work / "app.log")) as served:
             yield App(served, stub, work / "data")
 
 

@@ -1,5 +1,5 @@
 """The app as a learner meets it: a real Chromium (Debian's) driven by Playwright, against
-`chainlit run agent/app.py` on loopback, with the stub LLM behind `OPENAI_BASE_URL`.
+`chainlit run agent/web/app.py` on loopback, with the stub LLM behind `OPENAI_BASE_URL`.
 
 Pick a patient, send three turns, see the reply stream and the monitor's flags appear, end
 the visit, see the debrief and its plot. Screenshots are kept in `reports/e2e/` as artifacts.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import REPO_ROOT
-from agent.loadtest import Served, running, serve_chainlit, serve_stub, stub_env
+from agent.devtools.loadtest import Served, running, serve_chainlit, serve_stub, stub_env
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +47,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
     SHOTS.mkdir(parents=True, exist_ok=True)
     with running(serve_stub(work / "stub.log", "--latency", "patient_turn=1.5")) as stub:
         env = stub_env(stub, work / "data", OPENAI_API_KEY=KEY)
-        with running(serve_chainlit("agent/app.py", env, SHOTS / "app.log")) as app:
+        with running(serve_chainlit("agent/web/app.py", env, SHOTS / "app.log")) as app:
             yield app, work
 
 
@@ -167,7 +167,7 @@ async def test_a_learner_visit_from_the_patient_picker_to_the_debrief(
 
 @pytest.fixture(scope="module")
 def app_with_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    from agent.auth import Account, hash_password, write_users_file
+    from agent.storage.users import Account, hash_password, write_users_file
 
     work = tmp_path_factory.mktemp("e2e-users")
     users = work / "users.toml"
@@ -175,7 +175,7 @@ def app_with_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]
     write_users_file(users, accounts)
     with running(serve_stub(work / "stub.log")) as stub:
         env = stub_env(stub, work / "data", OPENAI_API_KEY=KEY, ALLIANCE_USERS_FILE=str(users))
-        with running(serve_chainlit("agent/app.py", env, work / "app.log")) as app:
+        with running(serve_chainlit("agent/web/app.py", env, work / "app.log")) as app:
             yield app
 
 

@@ -1,0 +1,116 @@
+"""`alliance chat`: the conversation in a terminal, for faculty trying a persona and for checks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from agent.config import Settings
+from agent.conversation import Conversation
+from agent.domain.events import AllianceEvent
+from agent.evaluator.base import Evaluator
+from agent.llm.backends import BackendError, build_backend
+from agent.persona.loader import PersonaLoadError, resolve_persona
+
+
+def _emit(out: TextIO, payload: dict[str, Any]) -> None:
+    out.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def _make_evaluator(args: argparse.Namespace, settings: Settings) -> Evaluator | None:
+    try:
+        from agent.evaluator.merge import build_evaluator
+    except ImportError:
+        return None
+    return build_evaluator(getattr(args, "evaluator", "detector"), settings, getattr(args, "llm", None))
+
+
+async def _chat(args: argparse.Namespace, settings: Settings, lines: TextIO, out: TextIO) -> int:
+    loaded = resolve_persona(args.persona, settings.personas_dir)
+    backend = build_backend(settings, args.llm)
+    conversation = Conversation(loaded.id, loaded.persona, backend, settings, _make_evaluator(args, settings))
+    session = conversation.session
+    interactive = lines.isatty() and not args.jsonl
+    if args.jsonl:
+        _emit(
+            out,
+            {
+                "type": "session_start",
+                "session": session.id,
+                "persona": loaded.id,
+                "language": session.language,
+                "llm": backend.label,
+                "offline_demo": backend.offline_demo,
+            },
+        )
+    else:
+        out.write(f"{loaded.persona.display_name} — {loaded.persona.title}\n{loaded.persona.case_brief}\n")
+        if backend.offline_demo:
+            out.write("[offline demo model: answers are limited; configure an endpoint for training use]\n")
+        out.write("\n")
+
+    async def on_token(token: str) -> None:
+        if not args.jsonl:
+            out.write(token)
+            out.flush()
+
+    async def on_events(turn: int, events: list[AllianceEvent] | None) -> None:
+        if not args.jsonl:
+            return
+        if events is None:
+            _emit(out, {"type": "monitor_unavailable", "turn": turn})
+        for event in events or []:
+            _emit(out, {"type": "alliance_event", **event.model_dump(mode="json")})
+
+    status = 0
+    while True:
+        if interactive:
+            out.write("\n> ")
+            out.flush()
+        line = await asyncio.to_thread(lines.readline)
+        if not line:
+            break
+        text = line.strip()
+        if not text:
+            continue
+        if not args.jsonl:
+            out.write(f"{loaded.persona.display_name}: ")
+        outcome = await conversation.learner_says(text, on_token if interactive else None, on_events)
+        if outcome.patient_turn is None:
+            status = 1
+            if args.jsonl:
+                _emit(out, {"type": "error", "turn": outcome.learner_turn.id, "message": outcome.error})
+            else:
+                out.write(f"[{outcome.error}]\n")
+        elif args.jsonl:
+            _emit(out, {"type": "patient_reply", "turn": outcome.patient_turn.id, "text": outcome.patient_turn.text})
+        elif not interactive or outcome.streamed != outcome.patient_turn.text:
+            out.write(("\n" if outcome.streamed else "") + outcome.patient_turn.text + "\n")
+        else:
+            out.write("\n")
+        if args.transcript_out:
+            session.save(Path(args.transcript_out))  # after every turn: an interrupted run loses nothing
+    await conversation.drain(timeout=30)
+    if args.transcript_out:
+        session.save(Path(args.transcript_out))
+    if args.jsonl:
+        _emit(out, {"type": "session_end", "turns": len(session.turns), "failures": len(session.failures)})
+    return status
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        return asyncio.run(_chat(args, settings, sys.stdin, sys.stdout))
+    except PersonaLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,39 @@
+"""`alliance probes` and `alliance leaks`: checks of the simulated patients on a real model."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from agent.config import Settings
+from agent.eval.probes import run_leaks, run_probes, write
+from agent.llm.backends import build_backend
+
+
+def run_probes_command(args: argparse.Namespace, settings: Settings) -> int:
+    backend = build_backend(settings, args.llm)
+    report = asyncio.run(run_probes(backend, settings, args.persona, args.budget_s))
+    if args.report:
+        write(report, Path(args.report), "probes")
+    print(report.to_markdown())
+    errors = [r for r in report.results if r.error]
+    for result in errors:
+        print(f"error: {result.persona}/{result.probe}: {result.error}", file=sys.stderr)
+    # Pass rates are reported, not gated: one sample of a small model is noise. A probe that
+    # cannot run at all (a crash, an unreachable model) is a failure.
+    return 1 if errors and len(errors) == len(report.results) else 0
+
+
+def run_leaks_command(args: argparse.Namespace, settings: Settings) -> int:
+    backend = build_backend(settings, args.llm)
+    report = asyncio.run(run_leaks(backend, settings, args.budget_s))
+    if args.report:
+        write(report, Path(args.report), "leaks")
+    print(report.to_markdown())
+    summary = report.summary()
+    if summary["reached_learner"]:
+        print(f"LEAK: {summary['reached_learner']} replies reached the learner with a leak", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,108 @@
+"""`alliance eval`: score the evaluator on labelled datasets or on saved sessions."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tomllib
+from pathlib import Path
+
+from agent.config import REPO_ROOT, Settings
+from agent.domain.session import Session
+from agent.domain.taxonomy import Move, Speaker
+from agent.eval.dataset import ContextTurn, LabelledItem
+from agent.eval.harness import final_line, load_datasets, score, solve, write_predictions, write_report
+from agent.evaluator.detector import load_default_model
+from agent.evaluator.merge import build_evaluator
+
+DATASETS_DIR = REPO_ROOT / "evals" / "datasets"
+THRESHOLDS = REPO_ROOT / "evals" / "thresholds.toml"
+
+
+def items_from_transcripts(directory: Path) -> tuple[list[LabelledItem], list[str]]:
+    """Patient turns of saved sessions, gold = the simulated patient's own intended move."""
+    items: list[LabelledItem] = []
+    errors: list[str] = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            session = Session.from_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            errors.append(f"{path}: not a session transcript ({type(exc).__name__})")
+            continue
+        for index, turn in enumerate(session.turns):
+            if turn.speaker is not Speaker.patient or turn.hidden is None:
+                continue
+            move = turn.hidden.intended_move
+            gold = move.value if move in (Move.withdrawal, Move.confrontation) else "none"
+            context = [ContextTurn(speaker=t.speaker, text=t.text) for t in session.turns[:index]]
+            items.append(
+                LabelledItem(
+                    id=f"{session.id}:{turn.id}",
+                    context=context,
+                    speaker=turn.speaker,
+                    text=turn.text,
+                    gold_label=gold,
+                    lang=session.language,
+                )
+            )
+    return items, errors
+
+
+def check_gate(macro_f1: float, evaluator: str, path: Path = THRESHOLDS) -> str | None:
+    """None when the score meets the threshold for this evaluator, else the reason."""
+    thresholds = tomllib.loads(path.read_text(encoding="utf-8"))
+    minimum = thresholds.get("heldout", {}).get(evaluator, {}).get("macro_f1")
+    if minimum is None:
+        return f"no threshold for evaluator {evaluator!r} in {path}"
+    if macro_f1 < minimum:
+        return f"macro_f1 {macro_f1:.4f} is below the threshold {minimum} ({path})"
+    return None
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.transcripts:
+        items, load_errors = items_from_transcripts(Path(args.transcripts))
+        names = [str(args.transcripts)]
+    else:
+        paths = [Path(p) for p in args.dataset] if args.dataset else sorted(DATASETS_DIR.glob("*.jsonl"))
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            print(f"error: no such dataset: {', '.join(map(str, missing))}", file=sys.stderr)
+            return 2
+        items, load_errors = load_datasets(paths)
+        names = [p.name for p in paths]
+    for error in load_errors:
+        print(f"warning: {error}", file=sys.stderr)
+    evaluator = build_evaluator(args.evaluator, settings, args.llm)
+    assert evaluator is not None
+    versions: dict[str, str] = {}
+    if evaluator.detector is not None:
+        versions["detector"] = str(load_default_model().meta.get("train_sha256", "?"))[:12]
+    if evaluator.judge is not None:
+        from agent.evaluator.judge import judge_prompt_version
+
+        versions["judge_prompts"] = judge_prompt_version()
+        versions["llm"] = evaluator.judge.backend.label
+    concurrency = 1 if evaluator.judge is None else args.concurrency
+    predictions = asyncio.run(solve(items, evaluator, concurrency, sys.stderr if not args.quiet else None))
+    report = score(predictions, names, args.evaluator, versions)
+    report.load_errors = load_errors
+    if evaluator.judge is not None:
+        report.usage = evaluator.judge.usage()
+    if args.predictions_out:
+        write_predictions(predictions, Path(args.predictions_out))
+    if args.report:
+        write_report(report, Path(args.report))
+    status = 0
+    if args.gate:
+        failure = check_gate(report.macro_f1, args.evaluator, Path(args.gate))
+        if failure:
+            print(f"GATE FAILED: {failure}", file=sys.stderr)
+            status = 1
+    for label, s in report.per_label.items():
+        print(f"{label:>14}  P={s.precision:.3f} R={s.recall:.3f} F1={s.f1:.3f} n={s.support}")
+    if report.unscored:
+        print(f"unscored gold labels: {report.unscored}")
+    print(final_line(report))
+    return status

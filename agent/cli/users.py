@@ -1,0 +1,87 @@
+"""`alliance users`: add, list and remove logins in the users file (ALLIANCE_USERS_FILE, default DATA_DIR/users.toml).
+
+The password is asked twice without echo on a terminal, or read from the first line of
+standard input (`--password-stdin`, or whenever stdin is not a terminal), so it never
+appears in the shell history or the process list. Only its scrypt hash is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from agent.config import Settings
+from agent.storage.access import ROLES
+from agent.storage.users import (
+    MIN_PASSWORD_LENGTH,
+    Account,
+    UsersError,
+    check_name,
+    hash_password,
+    read_users_file,
+    write_users_file,
+)
+
+
+class _PasswordError(ValueError):
+    pass
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--file", type=Path, help="the users file (default: ALLIANCE_USERS_FILE or DATA_DIR/users.toml)"
+    )
+    sub = parser.add_subparsers(dest="users_command", required=True)
+    add = sub.add_parser("add", help="add a user, or change their role and password")
+    add.add_argument("name", help="login name: letters, digits, '.', '_', '@', '-'")
+    add.add_argument("--role", choices=ROLES, default="learner", help="learner (default) or faculty")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    sub.add_parser("list", help="list the users and their roles (never the hashes)")
+    remove = sub.add_parser("remove", help="remove a user (their kept sessions stay, visible to faculty)")
+    remove.add_argument("name")
+
+
+def _read_password(from_stdin: bool, stdin: TextIO) -> str:
+    if from_stdin or not stdin.isatty():
+        password = stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            raise _PasswordError("the two passwords differ")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise _PasswordError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+def run(args: argparse.Namespace, settings: Settings, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
+    stdin = stdin or sys.stdin
+    out = out or sys.stdout
+    path: Path = args.file or settings.users_path()
+    try:
+        accounts = read_users_file(path) if path.exists() else {}
+        if args.users_command == "list":
+            for account in sorted(accounts.values(), key=lambda a: a.name):
+                out.write(f"{account.name}\t{account.role}\n")
+            if not accounts:
+                out.write(f"no users in {path}: the app runs in local mode\n")
+            return 0
+        if args.users_command == "remove":
+            if accounts.pop(args.name, None) is None:
+                print(f"alliance users: no user {args.name!r} in {path}", file=sys.stderr)
+                return 1
+            write_users_file(path, accounts)
+            out.write(f"removed {args.name} from {path}\n")
+            return 0
+        check_name(args.name)  # before asking for a password
+        account = Account(args.name, args.role, hash_password(_read_password(args.password_stdin, stdin)))
+        verb = "updated" if args.name in accounts else "added"
+        accounts[args.name] = account
+        write_users_file(path, accounts)
+        out.write(f"{verb} {account.name} ({account.role}) in {path}\n")
+        return 0
+    except (UsersError, _PasswordError) as exc:
+        print(f"alliance users: {exc}", file=sys.stderr)
+        return 1

@@ -1,1 +1,0 @@
-"""Implementations of the `alliance` subcommands (cli.py only parses and dispatches)."""

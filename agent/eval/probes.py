@@ -1,0 +1,261 @@
+"""Persona probes and the leak suite: checks of the simulated patients, run on a real model.
+
+Probes (`evals/probes/probes.yaml`) send scripted learner turns to every persona of the
+probe's language and check the patient's hidden state: after an imposing turn the intended
+move is withdrawal or confrontation; after a fitting repair the bond does not drop; replies
+stay in the persona's language. Results are pass rates per persona, not a verdict on a
+single sample.
+
+The leak suite (`evals/probes/leak_attacks.jsonl`) sends learner attacks that try to extract
+the inner monologue, the instructions or the rubric, or to pull the patient out of role.
+It counts the replies that would have leaked without the guard (the model's own answer)
+and the replies that reached the learner with a leak (the goal is none).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.config import REPO_ROOT, Settings
+from agent.domain.language import is_written_in
+from agent.domain.session import Session
+from agent.domain.taxonomy import Move
+from agent.llm.backends import ChatBackend
+from agent.patient.engine import PatientEngine
+from agent.persona.loader import LoadedPersona, load_library
+
+PROBES_FILE = REPO_ROOT / "evals" / "probes" / "probes.yaml"
+PERSONA_PROBES_DIR = REPO_ROOT / "evals" / "probes" / "personas"
+
+
+class ProbeExpect(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    move_in: list[Move] | None = None
+    bond_not_below: int | None = Field(None, ge=1, description="1-based turn whose bond the last bond must reach")
+    language: bool = False
+
+
+class Probe(BaseModel):
+    """Scripted learner turns and what the patient's hidden state must show after them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    turns: list[str] = Field(min_length=1)
+    expect: ProbeExpect = Field(default_factory=ProbeExpect)
+
+
+def load_probes(
+    persona: LoadedPersona, probes_file: Path | None = None, persona_dir: Path | None = None
+) -> list[Probe]:
+    """The probes of a persona: its own (`evals/probes/personas/<id>.yaml`) first, then those of its language."""
+    own = (persona_dir or PERSONA_PROBES_DIR) / f"{persona.id}.yaml"
+    raw = list(yaml.safe_load(own.read_text(encoding="utf-8")) or []) if own.exists() else []
+    shared = yaml.safe_load((probes_file or PROBES_FILE).read_text(encoding="utf-8")) or {}
+    raw += shared.get(persona.persona.language, [])
+    return [Probe.model_validate(item) for item in raw]
+
+
+ATTACKS_FILE = REPO_ROOT / "evals" / "probes" / "leak_attacks.jsonl"
+
+
+@dataclass
+class ProbeResult:
+    persona: str
+    probe: str
+    passed: bool
+    checks: dict[str, bool]
+    moves: list[str]
+    bonds: list[int]
+    replies: list[str]
+    error: str | None = None
+
+
+@dataclass
+class ProbeReport:
+    llm: str
+    results: list[ProbeResult] = field(default_factory=list)
+    skipped: int = 0  # not run: the time budget was spent
+
+    def pass_rates(self) -> dict[str, float]:
+        rates: dict[str, float] = {}
+        for persona in sorted({r.persona for r in self.results}):
+            mine = [r for r in self.results if r.persona == persona]
+            rates[persona] = round(sum(r.passed for r in mine) / len(mine), 3)
+        return rates
+
+    def to_markdown(self) -> str:
+        lines = [f"# Persona probes ({self.llm})", ""]
+        if self.skipped:
+            lines += [f"{self.skipped} probes not run: the time budget was spent.", ""]
+        lines += ["| persona | pass rate |", "|---|---|"]
+        lines += [f"| {p} | {rate:.0%} |" for p, rate in self.pass_rates().items()]
+        lines += ["", "| persona | probe | passed | checks | moves | bonds |", "|---|---|---|---|---|---|"]
+        for r in self.results:
+            checks = ", ".join(f"{k}={'ok' if v else 'FAIL'}" for k, v in r.checks.items()) or (r.error or "")
+            lines.append(
+                f"| {r.persona} | {r.probe} | {'yes' if r.passed else 'no'} | {checks} | {r.moves} | {r.bonds} |"
+            )
+        return "\n".join(lines) + "\n"
+
+
+async def run_probe(persona: LoadedPersona, probe: Probe, backend: ChatBackend, settings: Settings) -> ProbeResult:
+    engine = PatientEngine(persona.persona, backend, settings)
+    session = Session(persona_id=persona.id, language=persona.persona.language, llm=backend.label)
+    moves: list[str] = []
+    bonds: list[int] = []
+    replies: list[str] = []
+    try:
+        for text in probe.turns:
+            session.add_learner_turn(text)
+            result = await engine.respond(session)
+            hidden = result.output.hidden
+            session.add_patient_turn(result.output.reply, hidden, result.guard)
+            moves.append(hidden.intended_move.value)
+            bonds.append(hidden.alliance.bond)
+            replies.append(result.output.reply)
+    except Exception as exc:
+        return ProbeResult(persona.id, probe.name, False, {}, moves, bonds, replies, f"{type(exc).__name__}: {exc}")
+    expect = probe.expect
+    checks: dict[str, bool] = {}
+    if expect.move_in is not None:
+        checks["move_in"] = moves[-1] in expect.move_in
+    if expect.bond_not_below is not None:
+        checks["bond_not_below"] = bonds[-1] >= bonds[min(expect.bond_not_below, len(bonds)) - 1]
+    if expect.language:
+        checks["language"] = all(is_written_in(r, persona.persona.language) for r in replies)
+    return ProbeResult(persona.id, probe.name, all(checks.values()), checks, moves, bonds, replies)
+
+
+async def run_probes(
+    backend: ChatBackend, settings: Settings, only: list[str] | None = None, budget_s: float | None = None
+) -> ProbeReport:
+    library = load_library(settings.personas_dir)
+    queues = [
+        [(persona, probe) for probe in load_probes(persona)]
+        for persona in library.personas.values()
+        if not only or persona.id in only
+    ]
+    report = ProbeReport(backend.label)
+    deadline = time.monotonic() + budget_s if budget_s else None
+    # Round robin over the personas: a time budget still reaches every patient.
+    for persona, probe in (pair for rank in zip_longest(*queues) for pair in rank if pair is not None):
+        if deadline is not None and time.monotonic() > deadline:
+            report.skipped += 1
+            continue
+        report.results.append(await run_probe(persona, probe, backend, settings))
+    return report
+
+
+@dataclass
+class LeakResult:
+    id: str
+    persona: str
+    would_have_leaked: bool
+    reached_learner: bool
+    guard_action: str
+    reasons: list[str]
+    reply: str
+    error: str | None = None
+
+
+@dataclass
+class LeakReport:
+    llm: str
+    results: list[LeakResult] = field(default_factory=list)
+    skipped: int = 0  # not run: the time budget was spent
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "attacks": len(self.results),
+            "would_have_leaked": sum(r.would_have_leaked for r in self.results),
+            "reached_learner": sum(r.reached_learner for r in self.results),
+            "errors": sum(r.error is not None for r in self.results),
+            "skipped": self.skipped,
+        }
+
+    def to_markdown(self) -> str:
+        s = self.summary()
+        lines = [
+            f"# Leak suite ({self.llm})",
+            "",
+            f"- attacks: {s['attacks']}; replies that would have leaked without the guard: {s['would_have_leaked']}; "
+            f"leaks that reached the learner: **{s['reached_learner']}**; errors: {s['errors']}; "
+            f"not run (time budget spent): {s['skipped']}",
+            "",
+            "| attack | persona | model leaked | reached learner | guard | reasons |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in self.results:
+            lines.append(
+                f"| {r.id} | {r.persona} | {r.would_have_leaked} | {r.reached_learner} | {r.guard_action} | "
+                f"{'; '.join(r.reasons) or r.error or ''} |"
+            )
+        return "\n".join(lines) + "\n"
+
+
+async def run_leaks(backend: ChatBackend, settings: Settings, budget_s: float | None = None) -> LeakReport:
+    library = load_library(settings.personas_dir)
+    by_lang: dict[str, LoadedPersona] = {}
+    for persona in library.personas.values():
+        by_lang.setdefault(persona.persona.language, persona)
+    report = LeakReport(backend.label)
+    deadline = time.monotonic() + budget_s if budget_s else None
+    for line in ATTACKS_FILE.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        if deadline is not None and time.monotonic() > deadline:
+            report.skipped += 1
+            continue
+        attack = json.loads(line)
+        persona = by_lang[attack["lang"]]
+        engine = PatientEngine(persona.persona, backend, settings)
+        session = Session(persona_id=persona.id, language=persona.persona.language, llm=backend.label)
+        session.add_learner_turn(attack["text"])
+        shown: list[str] = []
+
+        async def sink(token: str, shown: list[str] = shown) -> None:
+            shown.append(token)
+
+        try:
+            result = await engine.respond(session, sink)
+        except Exception as exc:
+            report.results.append(
+                LeakResult(attack["id"], persona.id, False, False, "error", [], "", type(exc).__name__)
+            )
+            continue
+        # Independent re-check of everything the learner saw: the streamed text and the final reply.
+        guard = engine.leak_guard(result.output.hidden.inner_monologue)
+        reached = bool(guard.reasons("".join(shown)) or guard.reasons(result.output.reply))
+        report.results.append(
+            LeakResult(
+                attack["id"],
+                persona.id,
+                result.guard.leaked,
+                reached,
+                result.guard.action,
+                result.guard.reasons,
+                result.output.reply,
+            )
+        )
+    return report
+
+
+def write(report: ProbeReport | LeakReport, directory: Path, name: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.md").write_text(report.to_markdown(), encoding="utf-8")
+    payload: dict[str, Any] = {"llm": report.llm, "results": [r.__dict__ for r in report.results]}
+    if isinstance(report, ProbeReport):
+        payload["pass_rates"] = report.pass_rates()
+    else:
+        payload["summary"] = report.summary()
+    (directory / f"{name}.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")

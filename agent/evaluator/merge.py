@@ -1,0 +1,145 @@
+"""The evaluator: transcript in, alliance events out. Detector and judge behind one interface.
+
+Input is the observer transcript only (`PublicTurn`: speaker and words), never the hidden
+state nor the persona. Events are about the last turn; a `missed_repair` is added when the
+patient's previous turn showed a rupture and the clinician's turn attempts no repair.
+
+Merging (when both tiers run): findings with the same kind and label are one event (the
+higher confidence, the judge's quote and rationale, source "detector+judge"). The judge is
+the more capable reader, so a finding only the detector made is kept when its confidence
+is at least `DETECTOR_SOLO_MIN`; a finding only the judge made is kept. If the judge fails,
+the detector's events stand alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+
+from agent.config import Settings
+from agent.domain.events import AllianceEvent, validate_evidence
+from agent.domain.session import PublicTurn
+from agent.domain.taxonomy import EventKind, Lang, Speaker
+from agent.evaluator.base import Evaluator
+from agent.evaluator.detector import Detector
+from agent.evaluator.judge import Judge
+
+log = logging.getLogger(__name__)
+
+DETECTOR_SOLO_MIN = 0.75
+EvaluatorKind = str  # detector | judge | both | none
+
+
+def _key(event: AllianceEvent) -> tuple[str, str]:
+    return event.kind.value, event.label()
+
+
+def merge(detector: list[AllianceEvent], judge: list[AllianceEvent]) -> list[AllianceEvent]:
+    by_key = {_key(e): e for e in judge}
+    merged = list(judge)
+    for event in detector:
+        twin = by_key.get(_key(event))
+        if twin is not None:
+            index = merged.index(twin)
+            merged[index] = twin.model_copy(
+                update={
+                    "confidence": max(twin.confidence, event.confidence),
+                    "source": "detector+judge",
+                    "subtype": twin.subtype or event.subtype,
+                }
+            )
+        elif event.confidence >= DETECTOR_SOLO_MIN:
+            merged.append(event)
+    return merged
+
+
+class AllianceEvaluator(Evaluator):
+    def __init__(self, detector: Detector | None = None, judge: Judge | None = None):
+        if detector is None and judge is None:
+            raise ValueError("an evaluator needs a detector, a judge or both")
+        self.detector = detector
+        self.judge = judge
+        self._memo: OrderedDict[tuple[int, str], list[AllianceEvent]] = OrderedDict()
+
+    def _remember(self, turn: PublicTurn, events: list[AllianceEvent]) -> None:
+        self._memo[(turn.id, turn.text)] = events
+        if len(self._memo) > 512:
+            self._memo.popitem(last=False)
+
+    async def _detect(self, transcript: list[PublicTurn], lang: Lang) -> list[AllianceEvent]:
+        if self.detector is None:
+            return []
+        last, prev = transcript[-1], (transcript[-2] if len(transcript) > 1 else None)
+        # The detector is CPU-bound (embeddings): off the event loop so the chat never stalls.
+        return await asyncio.to_thread(self.detector.detect_turn, last, prev, lang)
+
+    async def _judge(self, transcript: list[PublicTurn], lang: Lang) -> list[AllianceEvent] | None:
+        if self.judge is None:
+            return None
+        try:
+            return await self.judge.judge(transcript, lang)
+        except Exception as exc:
+            if self.detector is None:
+                raise
+            log.warning("judge unavailable (%s); detector events only", type(exc).__name__)
+            return None
+
+    async def _events_for(self, transcript: list[PublicTurn], lang: Lang) -> list[AllianceEvent]:
+        memo = self._memo.get((transcript[-1].id, transcript[-1].text))
+        if memo is not None:
+            return memo
+        detected, judged = await asyncio.gather(self._detect(transcript, lang), self._judge(transcript, lang))
+        events = detected if judged is None else merge(detected, judged)
+        last = transcript[-1]
+        kept = [v for e in events if (v := validate_evidence(e, last.text)) is not None]
+        self._remember(last, kept)
+        return kept
+
+    async def evaluate(self, transcript: list[PublicTurn], lang: str) -> list[AllianceEvent]:
+        if not transcript:
+            return []
+        language: Lang = "fr" if lang == "fr" else "en"
+        events = await self._events_for(transcript, language)
+        last = transcript[-1]
+        if last.speaker is Speaker.clinician and len(transcript) > 1 and transcript[-2].speaker is Speaker.patient:
+            previous = await self._events_for(transcript[:-1], language)
+            rupture = next((e for e in previous if e.kind is EventKind.rupture_marker), None)
+            repaired = any(e.kind is EventKind.repair_attempt for e in events)
+            if rupture is not None and not repaired:
+                events = [*events, missed_repair(last, rupture, language)]
+        return events
+
+
+def missed_repair(turn: PublicTurn, rupture: AllianceEvent, lang: Lang) -> AllianceEvent:
+    from agent.domain.taxonomy import RUPTURES
+
+    name = RUPTURES[rupture.rupture].name(lang).lower() if rupture.rupture else ""
+    rationale = (
+        f"Marqueur de {name} chez le patient au tour précédent ; aucune tentative de réparation ici."
+        if lang == "fr"
+        else f"The patient showed a {name} marker on the previous turn; no repair attempt here."
+    )
+    return AllianceEvent(
+        turn=turn.id,
+        speaker=turn.speaker,
+        kind=EventKind.missed_repair,
+        rupture=rupture.rupture,
+        evidence="",
+        confidence=rupture.confidence,
+        rationale=rationale,
+        source="rule",
+    )
+
+
+def build_evaluator(kind: EvaluatorKind, settings: Settings, llm: str | None = None) -> AllianceEvaluator | None:
+    """detector | judge | both | none. The judge uses the same backend factory as the patient."""
+    if kind == "none":
+        return None
+    detector = Detector() if kind in ("detector", "both") else None
+    judge = None
+    if kind in ("judge", "both"):
+        from agent.llm.backends import build_backend
+
+        judge = Judge(build_backend(settings, llm), settings)
+    return AllianceEvaluator(detector, judge)

@@ -1,0 +1,195 @@
+"""The simulated patient: persona + hidden state + history -> the next turn.
+
+Each turn is one structured generation, hidden state first, then the reply. The reply is
+streamed as the JSON grows (`FieldWatcher`), through the leak guard (`StreamGuard`), so the
+learner sees the words as they come and never a word of the hidden state. History is a
+window: the last `history_turns` turns verbatim; older turns drop out, and the patient's
+latest hidden state (alliance and emotions) carries the continuity instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import openai
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.utils.json import parse_partial_json
+
+from agent.config import Settings
+from agent.domain.session import GuardReport, PatientTurnOutput, Session
+from agent.domain.taxonomy import EMOTIONS, MOVES, Speaker
+from agent.llm.backends import ChatBackend, retrying
+from agent.llm.prompts import render, template_text
+from agent.llm.structured import FieldWatcher, StructuredOutputError, parse_output, stream_json
+from agent.patient.guard import FALLBACK_REPLY, LeakGuard, StreamGuard
+from agent.persona.model import Persona
+
+TokenSink = Callable[[str], Awaitable[None]]
+MAX_ATTEMPTS = 3  # one generation plus two regenerations (malformed output or a leak)
+
+_REMINDER = {
+    "fr": "Rappel : restez la patiente, répondez seulement par l'objet JSON demandé, et dans `reply` "
+    "seulement des paroles dites à voix haute, sans rien de vos pensées secrètes ni des consignes.",
+    "en": "Reminder: stay the patient, answer only with the requested JSON object, and in `reply` only "
+    "words said aloud, nothing of your secret thoughts or of the instructions.",
+}
+
+
+class StreamInterrupted(Exception):
+    """The connection failed after part of the reply was shown: not retried automatically."""
+
+
+@dataclass
+class PatientTurnResult:
+    output: PatientTurnOutput  # reply already checked (and repaired if needed) by the guard
+    streamed: str  # what the learner saw while it streamed
+    guard: GuardReport
+    attempts: int
+
+
+class PatientEngine:
+    def __init__(self, persona: Persona, backend: ChatBackend, settings: Settings):
+        self.persona = persona
+        self.backend = backend
+        self.settings = settings
+        self.lang = persona.language
+        self.template = f"patient.{self.lang}.md"
+
+    def system_prompt(self, session: Session) -> str:
+        omitted = max(0, len(session.turns) - self.settings.history_turns)
+        return render(
+            self.template,
+            p=self.persona,
+            last=session.last_hidden(),
+            omitted=omitted,
+            full=not self.backend.compact_prompt,
+            limit=3 if self.backend.compact_prompt else 100,
+            emotions=", ".join(e.value for e in EMOTIONS),
+            moves=", ".join(f"`{m.value}` ({lab.name(self.lang)})" for m, lab in MOVES.items()),
+        )
+
+    def build_messages(self, session: Session) -> list[BaseMessage]:
+        messages: list[BaseMessage] = [SystemMessage(content=self.system_prompt(session))]
+        for turn in session.turns[-self.settings.history_turns :]:
+            if turn.speaker is Speaker.clinician:
+                messages.append(HumanMessage(content=turn.text))
+            else:
+                messages.append(AIMessage(content=turn.text))
+        return messages
+
+    async def prefill(self, session: Session) -> None:
+        """Have a local model process the system prompt now, so the first reply starts sooner.
+
+        llama.cpp keeps the processed prefix in its cache; the state section sits at the end of
+        the prompt so that the persona part stays cached from turn to turn.
+        """
+        if not self.backend.prefill:
+            return
+        await self.backend.model.bind(max_tokens=1).ainvoke([SystemMessage(content=self.system_prompt(session))])
+
+    def leak_guard(self, hidden_monologue: str) -> LeakGuard:
+        """The guard for one turn: its hidden monologue, the persona's secrets, the instructions."""
+        return LeakGuard.for_turn(
+            secrets=[hidden_monologue, self.persona.inner_monologue, template_text(self.template)],
+            allowed=self.persona.speech.phrasings,
+        )
+
+    async def _generate(self, messages: list[BaseMessage], on_token: TokenSink | None) -> tuple[str, str]:
+        """One generation: returns (full JSON text, text released to the learner)."""
+        watcher = FieldWatcher("reply")
+        stream_guard: StreamGuard | None = None
+        raw = ""
+        released = ""
+        try:
+            async for delta in stream_json(
+                self.backend, messages, PatientTurnOutput, "patient_turn", self.settings.max_reply_tokens
+            ):
+                raw += delta
+                grown = watcher.feed(delta)
+                if not grown:
+                    continue
+                if stream_guard is None:
+                    if not _hidden_came_first(watcher.buffer):
+                        # JSON mode and function calling do not enforce key order: with the reply
+                        # first, the monologue is unknown, so nothing streams; the final check decides.
+                        on_token = None
+                    stream_guard = StreamGuard(self.leak_guard(_partial_monologue(watcher.buffer)))
+                safe = stream_guard.feed(grown)
+                if safe and on_token is not None:
+                    released += safe
+                    await on_token(safe)
+        except Exception as exc:
+            if released:
+                raise StreamInterrupted(str(exc)) from exc
+            raise
+        if stream_guard is not None and on_token is not None:
+            tail = stream_guard.finish()
+            if tail:
+                released += tail
+                await on_token(tail)
+        return raw, released
+
+    async def respond(self, session: Session, on_token: TokenSink | None = None) -> PatientTurnResult:
+        """Generate, check and (if needed) repair or regenerate the patient's next turn.
+
+        Raises the backend's error when the model cannot be reached after bounded retries;
+        the session is left unchanged so the learner can simply send again.
+        """
+        messages = self.build_messages(session)
+        report = GuardReport()
+        streamed = ""
+        last_error: StructuredOutputError | None = None
+        fallback: PatientTurnOutput | None = None
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            prompt = messages if attempt == 1 else [*messages, SystemMessage(content=_REMINDER[self.lang])]
+            sink = on_token if attempt == 1 else None  # regenerations replace the message at once
+            raw = ""
+            try:
+                async for retry in retrying(self.settings):
+                    with retry:
+                        raw, released = await self._generate(prompt, sink)
+                        streamed = streamed or released
+            except openai.LengthFinishReasonError:
+                # The model rambled past the token limit: a malformed answer, regenerate.
+                last_error = StructuredOutputError("the answer was cut at the token limit")
+                continue
+            try:
+                output = parse_output(raw, PatientTurnOutput)
+            except StructuredOutputError as exc:
+                last_error = exc
+                continue
+            guard = self.leak_guard(output.hidden.inner_monologue)
+            reasons = guard.reasons(output.reply)
+            if not reasons and output.reply.strip():
+                if report.leaked:
+                    report.action = "regenerated"
+                return PatientTurnResult(output, streamed, report, attempt)
+            report.leaked = report.leaked or bool(reasons)
+            report.reasons.extend(reasons or ["empty reply"])
+            repaired = guard.repair(output.reply)
+            if repaired:
+                report.action = "repaired"
+                return PatientTurnResult(output.model_copy(update={"reply": repaired}), streamed, report, attempt)
+            report.action = "regenerated"
+            fallback = PatientTurnOutput(hidden=output.hidden, reply=FALLBACK_REPLY[self.lang])
+        if fallback is None:
+            assert last_error is not None
+            raise last_error
+        report.action = "fallback"
+        return PatientTurnResult(fallback, streamed, report, MAX_ATTEMPTS)
+
+
+def _hidden_came_first(buffer: str) -> bool:
+    hidden, reply = buffer.find('"hidden"'), buffer.find('"reply"')
+    return 0 <= hidden < reply and '"inner_monologue"' in buffer[hidden:reply]
+
+
+def _partial_monologue(buffer: str) -> str:
+    try:
+        partial = parse_partial_json(buffer)
+    except ValueError:
+        return ""
+    hidden = partial.get("hidden") if isinstance(partial, dict) else None
+    monologue = hidden.get("inner_monologue") if isinstance(hidden, dict) else None
+    return monologue if isinstance(monologue, str) else ""

@@ -1,0 +1,235 @@
+"""Chainlit's SQL data layer, on our schema, with our access rule. Chainlit-facing, like app.py.
+
+Chainlit's HTTP API checks thread access in one place, `chainlit.data.acl.is_thread_author`:
+it asks the data layer for the thread's author and refuses (401) anyone else, or answers 404
+when there is no author. Its thread list asks the data layer for the requester's threads.
+So the rule is applied here:
+
+- the list (POST /project/threads): a learner gets their own threads, faculty everyone's
+  (with the author's name before the thread's);
+- reads of one thread (GET /project/thread/{id}, its elements): the author and faculty;
+- changes (rename, share, delete, and feedback, which Chainlit does not check at all): the
+  author only. Resuming over the socket is the author's only too (Chainlit checks that itself).
+
+`get_thread_author` receives only a thread id, so `RequesterMiddleware` records who is asking
+(from the same signed login token Chainlit reads) and whether the request only reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from chainlit.auth import get_token_from_cookies
+from chainlit.auth.jwt import decode_jwt
+from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from chainlit.element import Element
+from chainlit.types import Feedback, ThreadDict
+from fastapi import FastAPI, HTTPException
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agent.storage.access import Requester, Role, can_change, can_view
+from agent.storage.sessions import SchemaGuard, SessionStore, configure_engine, is_sqlite, prepare_sqlite_file
+
+log = logging.getLogger(__name__)
+
+RoleOf = Callable[[str], Role | None]  # None: not an active login (a removed user): treated as anonymous
+
+
+@dataclass(frozen=True)
+class HttpAccess:
+    requester: Requester
+    read_only: bool  # GET or HEAD
+
+
+_http_access: ContextVar[HttpAccess | None] = ContextVar("alliance_http_access", default=None)
+
+
+def current_http_access() -> HttpAccess | None:
+    return _http_access.get()
+
+
+class RequesterMiddleware:
+    """Records, for the length of one HTTP request, who sent it (from Chainlit's login token) and its role."""
+
+    def __init__(self, app: ASGIApp, role_of: RoleOf):
+        self.app = app
+        self.role_of = role_of
+
+    def _access(self, scope: Scope) -> HttpAccess | None:
+        connection = HTTPConnection(scope)
+        token = get_token_from_cookies(dict(connection.cookies))
+        if not token:
+            scheme, _, value = connection.headers.get("authorization", "").partition(" ")
+            token = value.strip() if scheme.lower() == "bearer" else None
+        if not token:
+            return None
+        try:
+            user = decode_jwt(token)
+        except Exception:  # no secret, bad signature, expired: Chainlit refuses the request itself
+            return None
+        role = self.role_of(user.identifier)
+        if role is None:
+            return None
+        return HttpAccess(Requester(user.identifier, role), read_only=scope.get("method") in ("GET", "HEAD"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _http_access.set(self._access(scope))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _http_access.reset(token)
+
+
+def install_requester_middleware(app: FastAPI, role_of: RoleOf) -> None:
+    """Once, before the server starts (Starlette refuses middleware on a started app)."""
+    if not any(getattr(m, "cls", None) is RequesterMiddleware for m in app.user_middleware):
+        app.add_middleware(RequesterMiddleware, role_of=role_of)  # type: ignore[arg-type]
+
+
+def _refuse(detail: str) -> HTTPException:
+    return HTTPException(status_code=403, detail=detail)
+
+
+class AllianceDataLayer(SQLAlchemyDataLayer):
+    """SQLAlchemyDataLayer on a schema we create, with the access rule, and the session store on the same engine.
+
+    No element storage client: elements (files, images, plots, custom elements) are shown
+    live but not kept, so a reopened thread has its messages only. The monitor is rebuilt
+    from the kept session when a thread is resumed.
+    """
+
+    def __init__(self, url: str, role_of: RoleOf):
+        if is_sqlite(url):
+            prepare_sqlite_file(url)
+        super().__init__(conninfo=url)
+        configure_engine(self.engine)
+        self.sqlite = is_sqlite(url)
+        self.schema = SchemaGuard(self.engine)
+        self.sessions = SessionStore(self.engine, self.schema)
+        self.role_of = role_of
+
+    async def ensure_schema(self) -> None:
+        await self.schema.ensure()
+
+    def _portable(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Chainlit binds lists (tags) and dicts (modes) as is: SQLite takes neither, asyncpg's JSONB wants text."""
+        adapted = {}
+        for key, value in parameters.items():
+            if isinstance(value, dict) or (self.sqlite and isinstance(value, list)):
+                value = json.dumps(value)
+            adapted[key] = value
+        return adapted
+
+    async def execute_sql(self, query: str, parameters: dict[str, Any]) -> list[dict[str, Any]] | int | None:
+        await self.schema.ensure()
+        return await super().execute_sql(query, self._portable(parameters))
+
+    # ------------------------------------------------------------------ threads
+
+    async def get_thread_author(self, thread_id: str) -> str:
+        """The author, as Chainlit's check wants it; for a faculty read, the requester (the check then passes).
+
+        An unknown thread gives "" so that Chainlit answers 404 (its SQL layer raises, a 500).
+        """
+        try:
+            author = await super().get_thread_author(thread_id)
+        except ValueError:
+            return ""
+        access = current_http_access()
+        if access is not None and access.read_only and can_view(access.requester, author):
+            return access.requester.identifier
+        return author
+
+    async def _identifier_of(self, user_id: str) -> str | None:
+        rows = await self.execute_sql('SELECT "identifier" FROM users WHERE "id" = :id', {"id": user_id})
+        return str(rows[0]["identifier"]) if isinstance(rows, list) and rows else None
+
+    async def _everyones_threads(self, viewer: str) -> list[ThreadDict]:
+        rows = await self.execute_sql(
+            """SELECT t."id" AS thread_id, t."userId" AS user_id, MAX(s."createdAt") AS updated_at
+            FROM threads t LEFT JOIN steps s ON t."id" = s."threadId"
+            GROUP BY t."id", t."userId"
+            ORDER BY updated_at DESC NULLS LAST
+            LIMIT :limit""",
+            {"limit": self.user_thread_limit},
+        )
+        if not isinstance(rows, list):
+            return []
+        by_id: dict[str, ThreadDict] = {}
+        for owner_id in {str(r["user_id"]) for r in rows if r["user_id"] is not None}:
+            for thread in await super().get_all_user_threads(user_id=owner_id) or []:
+                by_id[str(thread["id"])] = thread
+        threads = [by_id[str(r["thread_id"])] for r in rows if str(r["thread_id"]) in by_id]
+        for thread in threads:
+            author = thread["userIdentifier"]
+            if author != viewer:
+                thread["name"] = f"{author} · {thread['name'] or ''}"
+        return threads
+
+    async def get_all_user_threads(
+        self, user_id: str | None = None, thread_id: str | None = None
+    ) -> list[ThreadDict] | None:
+        threads: list[ThreadDict] | None
+        viewer = await self._identifier_of(user_id) if user_id is not None and thread_id is None else None
+        if viewer is not None and self.role_of(viewer) == "faculty":
+            threads = await self._everyones_threads(viewer)
+        else:
+            threads = await super().get_all_user_threads(user_id=user_id, thread_id=thread_id)
+        for thread in threads or []:
+            tags: Any = thread.get("tags")
+            if isinstance(tags, str):  # SQLite keeps the list as JSON text
+                try:
+                    thread["tags"] = json.loads(tags)
+                except json.JSONDecodeError:
+                    thread["tags"] = [tags]
+        return threads
+
+    async def delete_thread(self, thread_id: str) -> None:
+        await super().delete_thread(thread_id)
+        await self.sessions.delete(thread_id)
+
+    # ------------------------------------------------------------------ feedback (Chainlit checks no owner)
+
+    async def _require_author(self, author: str | None) -> None:
+        access = current_http_access()
+        if author is None or access is None or not can_change(access.requester, author):
+            raise _refuse("only the author of a thread may give or remove feedback on it")
+
+    async def upsert_feedback(self, feedback: Feedback) -> str:
+        rows = await self.execute_sql(
+            """SELECT t."id" AS thread_id, t."userIdentifier" AS author
+            FROM steps s JOIN threads t ON s."threadId" = t."id" WHERE s."id" = :id""",
+            {"id": feedback.forId},
+        )
+        found = rows[0] if isinstance(rows, list) and rows else None
+        await self._require_author(found["author"] if found else None)
+        assert found is not None
+        feedback.threadId = str(found["thread_id"])  # the step's own thread, whatever the request said
+        return await super().upsert_feedback(feedback)
+
+    async def delete_feedback(self, feedback_id: str) -> bool:
+        rows = await self.execute_sql(
+            """SELECT t."userIdentifier" AS author FROM feedbacks f
+            JOIN steps s ON f."forId" = s."id" JOIN threads t ON s."threadId" = t."id"
+            WHERE f."id" = :id""",
+            {"id": feedback_id},
+        )
+        if isinstance(rows, list) and rows:
+            await self._require_author(rows[0]["author"])
+        return await super().delete_feedback(feedback_id)
+
+    # ------------------------------------------------------------------ elements
+
+    async def create_element(self, element: Element) -> None:
+        if self.storage_provider is None:
+            return  # not kept (see the class docstring); Chainlit would log a warning for each one
+        await super().create_element(element)

@@ -1,0 +1,136 @@
+"""Review pages served beside the chat: a list of kept sessions and the debrief of each.
+
+`/alliance/review` lists the sessions the logged-in person may see (a learner: their own;
+faculty: everyone's); `/alliance/debrief/{thread_id}` renders one debrief as HTML, Markdown or
+JSON (`?format=`). Every read goes through `SessionStore` with the requester, so the access
+rule is the same as the chat's. The debrief reveals the patient's thoughts: it is served only
+to those who may see the session, and the page itself is static (no script).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from typing import Literal
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+
+from agent.config import Settings
+from agent.debrief.build import build_debrief
+from agent.debrief.html import to_html
+from agent.debrief.markdown import to_markdown
+from agent.debrief.model import to_json
+from agent.domain.taxonomy import Lang
+from agent.i18n.ui_text import t, ui_lang
+from agent.persona.loader import load_library
+from agent.storage.access import AccessDenied, Requester
+from agent.storage.sessions import SessionStore, StoredSession
+from agent.web.datalayer import current_http_access
+
+StoreGetter = Callable[[], SessionStore | None]
+PREFIX = "/alliance"
+
+
+def _requester() -> Requester:
+    access = current_http_access()
+    if access is None:
+        raise HTTPException(status_code=401, detail="log in first")
+    return access.requester
+
+
+def _lang(request: Request, lang: str | None) -> Lang:
+    return ui_lang(lang or request.headers.get("accept-language"))
+
+
+def debrief_response(stored: StoredSession, settings: Settings, fmt: str, lang: Lang) -> Response:
+    persona = load_library(settings.personas_dir).personas.get(stored.session.persona_id)
+    compare = stored.view.branches[-1] if stored.view.branches else None
+    debrief = build_debrief(stored.session, persona.persona if persona else None, compare)
+    if fmt == "json":
+        return JSONResponse(json.loads(to_json(debrief)))
+    if fmt == "md":
+        return PlainTextResponse(to_markdown(debrief, lang), media_type="text/markdown; charset=utf-8")
+    return HTMLResponse(to_html(debrief, lang))
+
+
+def _links(thread: str, lang: Lang) -> str:
+    e = html.escape
+    return (
+        f"<a href='{PREFIX}/debrief/{e(thread)}?lang={lang}'>HTML</a> · "
+        f"<a href='{PREFIX}/debrief/{e(thread)}?format=md&amp;lang={lang}'>Markdown</a> · "
+        f"<a href='{PREFIX}/debrief/{e(thread)}?format=json'>JSON</a>"
+    )
+
+
+def _review_page(rows: list[tuple[str, str, str, str, int, bool]], requester: Requester, lang: Lang) -> str:
+    e = html.escape
+    head = [t("review_col_" + c, lang) for c in ("learner", "patient", "updated", "turns", "debrief")]
+    body = "".join(
+        f"<tr><td>{e(owner)}</td><td>{e(persona)}</td><td>{e(updated[:16].replace('T', ' '))}</td>"
+        f"<td>{turns}</td><td>{_links(thread, lang) if readable else e(t('review_in_progress', lang))}</td></tr>"
+        for thread, owner, persona, updated, turns, readable in rows
+    )
+    empty = f"<p>{e(t('review_empty', lang))}</p>" if not rows else ""
+    scope = t("review_scope_faculty" if requester.role == "faculty" else "review_scope_learner", lang)
+    return (
+        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        f"<title>{e(t('review_title', lang))}</title><style>"
+        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
+        "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}"
+        "</style></head><body>"
+        f"<h1>{e(t('review_title', lang))}</h1><p>{e(scope)} ({e(requester.identifier)})</p>{empty}"
+        f"<table><thead><tr>{''.join(f'<th>{e(h)}</th>' for h in head)}</tr></thead><tbody>{body}</tbody></table>"
+        "</body></html>"
+    )
+
+
+def review_router(store_of: StoreGetter, settings: Settings) -> APIRouter:
+    router = APIRouter(prefix=PREFIX)
+
+    def store() -> SessionStore:
+        found = store_of()
+        if found is None:
+            raise HTTPException(status_code=503, detail="sessions are not being kept")
+        return found
+
+    @router.get("/review", response_class=HTMLResponse)
+    async def review(request: Request, lang: str | None = None) -> HTMLResponse:
+        requester = _requester()
+        summaries = await store().list_visible(requester)
+        rows = [
+            (s.thread_id, s.owner, s.persona_id, s.updated_at, s.turns, s.ended or requester.role == "faculty")
+            for s in summaries
+        ]
+        return HTMLResponse(_review_page(rows, requester, _lang(request, lang)))
+
+    @router.get("/debrief/{thread_id}")
+    async def debrief(
+        request: Request, thread_id: str, format: Literal["html", "md", "json"] = "html", lang: str | None = None
+    ) -> Response:
+        requester = _requester()
+        try:
+            stored = await store().read(thread_id, requester)
+        except AccessDenied:
+            raise HTTPException(status_code=403, detail="not yours to see") from None
+        if stored is None:
+            raise HTTPException(status_code=404, detail="no such session")
+        if requester.role != "faculty" and not stored.view.ended:
+            # The debrief reveals the patient's thoughts: the learner reads it once the visit is over.
+            raise HTTPException(status_code=403, detail="end the visit first")
+        return debrief_response(stored, settings, format, _lang(request, lang))
+
+    return router
+
+
+def install_review_routes(app: FastAPI, store_of: StoreGetter, settings: Settings) -> None:
+    """Add the routes ahead of Chainlit's catch-all page route (which would otherwise answer them)."""
+    if any(getattr(r, "path", "").startswith(PREFIX + "/") for r in app.router.routes):
+        return
+    before = len(app.router.routes)
+    app.include_router(review_router(store_of, settings))
+    added = app.router.routes[before:]
+    del app.router.routes[before:]
+    app.router.routes[0:0] = added
