@@ -25,9 +25,11 @@ model: venv
 run: venv model
 	$(VENV)/bin/chainlit run agent/web/app.py --headless --host $(HOST) --port $(PORT)
 
+# ruff, then the import contracts (pyproject.toml [tool.importlinter]: the layering of agent/).
 lint: venv
 	$(VENV)/bin/ruff check agent tests evals
 	$(VENV)/bin/ruff format --check agent tests evals
+	$(VENV)/bin/lint-imports
 
 typecheck: venv
 	$(VENV)/bin/mypy agent
@@ -68,4 +70,4 @@ bench: venv model
 	$(PY) -m agent.devtools.bench_app
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
