@@ -24,6 +24,7 @@ from agent.llm import backends as llm
 from agent.llm.backends import ChatBackend
 from agent.persona.loader import load_persona
 from agent.persona.model import Persona
+from tests.support.network import NetworkGuard
 
 MARKER = "ZQX-monologue-5b7e"
 REPLY = "Bonjour docteur. J'ai encore mal à la tête, surtout le soir."
@@ -254,12 +255,14 @@ async def test_session_round_trips_through_json(
     "address",
     [("93.184.215.14", 443), ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", 443, 0, 0), ("example.com", 80)],
 )
-def test_the_network_guard_blocks_remote_addresses(address: tuple[Any, ...]) -> None:
+def test_the_network_guard_blocks_remote_addresses(address: tuple[Any, ...], network_guard: NetworkGuard) -> None:
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock, pytest.raises(RuntimeError, match="only loopback"):
         sock.connect(address)
     with pytest.raises(RuntimeError, match="only loopback"):
         socket.create_connection(address[:2], timeout=0.1)
+    assert len(network_guard.attempts) == 2  # both tries seen
+    network_guard.attempts.clear()  # provoked on purpose: not a failure of this test
 
 
 def test_the_network_guard_lets_loopback_through() -> None:

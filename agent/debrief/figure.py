@@ -13,7 +13,7 @@ from agent.domain.taxonomy import (
     Lang,
     Speaker,
 )
-from agent.i18n.debrief_text import t
+from agent.i18n.catalog import t
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go  # type: ignore[import-untyped]
@@ -38,7 +38,7 @@ def timeline_figure(debrief: Debrief, lang: Lang) -> go.Figure:
                 x=[max(p.order, 0) for p in other],
                 y=[p.mean for p in other],
                 mode="lines",
-                name=t("other_mean", lang),
+                name=t("debrief.other_mean", lang),
                 line={"color": "#999999", "dash": "longdash"},
             )
         )
@@ -74,9 +74,9 @@ def timeline_figure(debrief: Debrief, lang: Lang) -> go.Figure:
         )
     x_min, x_max = _x_range(debrief)
     figure.update_layout(
-        title=t("timeline", lang) + (f" — {debrief.patient_name}" if debrief.patient_name else ""),
-        xaxis={"title": {"text": t("turn", lang)}, "range": [x_min - 0.3, x_max + 0.3], "dtick": 1},
-        yaxis={"title": {"text": t("alliance_axis", lang)}, "range": [0.5, 7.5], "dtick": 1},
+        title=t("debrief.timeline", lang) + (f" — {debrief.patient_name}" if debrief.patient_name else ""),
+        xaxis={"title": {"text": t("debrief.turn", lang)}, "range": [x_min - 0.3, x_max + 0.3], "dtick": 1},
+        yaxis={"title": {"text": t("debrief.alliance_axis", lang)}, "range": [0.5, 7.5], "dtick": 1},
         legend={"orientation": "h", "y": -0.25},
         template="plotly_white",
         margin={"l": 60, "r": 20, "t": 50, "b": 40},

@@ -12,7 +12,7 @@ from agent.domain.taxonomy import (
     Lang,
     display,
 )
-from agent.i18n.debrief_text import t
+from agent.i18n.catalog import t
 
 if TYPE_CHECKING:
     pass  # type: ignore[import-untyped]
@@ -52,42 +52,46 @@ def to_html(debrief: Debrief, lang: Lang) -> str:
     """One self-contained HTML file: inline CSS and SVG, no script, every text escaped."""
     name = debrief.patient_name
     colon = _colon(lang)
-    title = t("title", lang) + (f" — {name}" if name else "")
+    title = t("debrief.title", lang) + (f" — {name}" if name else "")
     started = debrief.started_at.strftime("%Y-%m-%d %H:%M %Z").strip()
     body = [
         f"<h1>{_esc(title)}</h1>",
-        f'<p class="meta">{_esc(t("session", lang))} <code>{_esc(debrief.session_id)}</code> · '
+        f'<p class="meta">{_esc(t("debrief.session", lang))} <code>{_esc(debrief.session_id)}</code> · '
         f"{_esc(debrief.persona_id)} · {_esc(debrief.llm)} · {_esc(started)} · "
-        f"{debrief.turn_count} {_esc(t('turns', lang))}</p>",
+        f"{debrief.turn_count} {_esc(t('debrief.turns', lang))}</p>",
     ]
     if debrief.parent_id is not None:
-        body.append(f"<p>{_esc(t('branch_of', lang, parent=debrief.parent_id, turn=debrief.branch_turn))}</p>")
+        body.append(f"<p>{_esc(t('debrief.branch_of', lang, parent=debrief.parent_id, turn=debrief.branch_turn))}</p>")
     body += [
-        f"<h2>{_esc(t('timeline', lang))}</h2>",
-        f"<p>{_esc(t('timeline_help', lang))}</p>",
+        f"<h2>{_esc(t('debrief.timeline', lang))}</h2>",
+        f"<p>{_esc(t('debrief.timeline_help', lang))}</p>",
         f"<figure>{timeline_svg(debrief, lang)}</figure>",
         "<table><thead><tr>"
         + "".join(
             f"<th>{_esc(h)}</th>"
-            for h in [t("turn", lang), *(COMPONENTS[c].name(lang) for c in AllianceComponent), t("events", lang)]
+            for h in [
+                t("debrief.turn", lang),
+                *(COMPONENTS[c].name(lang) for c in AllianceComponent),
+                t("debrief.events", lang),
+            ]
         )
         + "</tr></thead><tbody>",
     ]
     for turn, point, events in _rows(debrief):
-        label = f"0 ({t('start', lang)})" if turn == "start" else str(turn)
+        label = f"0 ({t('debrief.start', lang)})" if turn == "start" else str(turn)
         cells = "".join(f'<td class="n">{getattr(point, c.value) if point else ""}</td>' for c in AllianceComponent)
         flags = "".join(f'<span class="flag {e.kind.value}">{_esc(_event_line(e, lang, name))}</span>' for e in events)
         body.append(f'<tr><td class="n">{_esc(label)}</td>{cells}<td>{flags}</td></tr>')
     body.append("</tbody></table>")
 
-    body.append(f"<h2>{_esc(t('counts', lang))}</h2><ul>")
+    body.append(f"<h2>{_esc(t('debrief.counts', lang))}</h2><ul>")
     for head, detail in _counts_lines(debrief, lang):
         body.append(f"<li><strong>{_esc(head)}</strong>" + (_esc(colon + detail) if detail else "") + "</li>")
     body.append("</ul>")
 
     moment = debrief.key_moment
     if moment is not None:
-        body.append(f"<h2>{_esc(t('key_moment', lang))}</h2>")
+        body.append(f"<h2>{_esc(t('debrief.key_moment', lang))}</h2>")
         body += [f"<p>{_esc(line)}</p>" for line in _key_summary(debrief, lang)]
         flagged = next(
             (
@@ -100,22 +104,26 @@ def to_html(debrief: Debrief, lang: Lang) -> str:
         if flagged is not None:
             quote = []
             if flagged.learner_text is not None:
-                quote.append(f"<p><strong>{_esc(t('you_said', lang))}</strong>{_esc(colon + flagged.learner_text)}</p>")
+                quote.append(
+                    f"<p><strong>{_esc(t('debrief.you_said', lang))}</strong>{_esc(colon + flagged.learner_text)}</p>"
+                )
             if flagged.inner_monologue is not None:
                 quote.append(
-                    f"<p><strong>{_esc(t('thought', lang))}</strong>{_esc(colon)}"
+                    f"<p><strong>{_esc(t('debrief.thought', lang))}</strong>{_esc(colon)}"
                     f'<span class="thought">{_esc(flagged.inner_monologue)}</span></p>'
                 )
             if flagged.patient_reply is not None:
-                quote.append(f"<p><strong>{_esc(t('reply', lang))}</strong>{_esc(colon + flagged.patient_reply)}</p>")
+                quote.append(
+                    f"<p><strong>{_esc(t('debrief.reply', lang))}</strong>{_esc(colon + flagged.patient_reply)}</p>"
+                )
             body.append("<blockquote>" + "".join(quote) + "</blockquote>")
         if moment.respond_turn is not None and moment.respond_text is not None:
-            said = f"{t('key_next', lang, turn=moment.respond_turn)}{colon}{quoted(moment.respond_text, lang)}"
+            said = f"{t('debrief.key_next', lang, turn=moment.respond_turn)}{colon}{quoted(moment.respond_text, lang)}"
             body.append(f"<p>{_esc(said)}</p>")
         else:
-            body.append(f"<p>{_esc(t('key_no_next', lang))}</p>")
+            body.append(f"<p>{_esc(t('debrief.key_no_next', lang))}</p>")
         if moment.alternatives:
-            body.append(f"<p>{_esc(t('alternatives', lang))}</p><ol>")
+            body.append(f"<p>{_esc(t('debrief.alternatives', lang))}</p><ol>")
             for alt in moment.alternatives:
                 body.append(
                     f"<li><strong>{_esc(move_name(alt, lang))}</strong> — {_esc(move_definition(alt, lang))}"
@@ -124,56 +132,61 @@ def to_html(debrief: Debrief, lang: Lang) -> str:
             body.append("</ol>")
 
     if debrief.flagged:
-        body += [f"<h2>{_esc(t('flagged', lang))}</h2>", f"<p>{_esc(t('flagged_help', lang))}</p>"]
+        body += [f"<h2>{_esc(t('debrief.flagged', lang))}</h2>", f"<p>{_esc(t('debrief.flagged_help', lang))}</p>"]
         for f in debrief.flagged:
             turns = " → ".join(str(x) for x in (f.learner_turn, f.patient_turn) if x is not None)
-            body.append(f"<h3>{_esc(t('turn', lang))} {_esc(turns)}</h3><ul>")
+            body.append(f"<h3>{_esc(t('debrief.turn', lang))} {_esc(turns)}</h3><ul>")
             if f.learner_text is not None:
                 body.append(
-                    f"<li><strong>{_esc(t('you_said', lang))}</strong>{_esc(colon + f.learner_text)} "
+                    f"<li><strong>{_esc(t('debrief.you_said', lang))}</strong>{_esc(colon + f.learner_text)} "
                     f"{_flags(f.learner_events, lang)}</li>"
                 )
             if f.inner_monologue is not None:
                 extra = []
                 if f.emotions:
-                    extra.append(t("emotions", lang) + colon + ", ".join(display(e.value, lang) for e in f.emotions))
+                    extra.append(
+                        t("debrief.emotions", lang) + colon + ", ".join(display(e.value, lang) for e in f.emotions)
+                    )
                 if f.alliance is not None:
-                    extra.append(t("alliance", lang) + colon + _triple(f.alliance, lang))
+                    extra.append(t("debrief.alliance", lang) + colon + _triple(f.alliance, lang))
                 body.append(
-                    f"<li><strong>{_esc(t('thought', lang))}</strong>{_esc(colon)}"
+                    f"<li><strong>{_esc(t('debrief.thought', lang))}</strong>{_esc(colon)}"
                     f'<span class="thought">{_esc(f.inner_monologue)}</span>'
                     + "".join(f"<br><small>{_esc(x)}</small>" for x in extra)
                     + "</li>"
                 )
-            reply = f.patient_reply if f.patient_reply is not None else t("no_reply", lang)
+            reply = f.patient_reply if f.patient_reply is not None else t("debrief.no_reply", lang)
             body.append(
-                f"<li><strong>{_esc(t('reply', lang))}</strong>{_esc(colon + reply)} {_flags(f.patient_events, lang)}</li>"
+                f"<li><strong>{_esc(t('debrief.reply', lang))}</strong>{_esc(colon + reply)} {_flags(f.patient_events, lang)}</li>"
             )
             body.append("</ul>")
 
     if debrief.missed_repairs:
-        body.append(f"<h2>{_esc(t('missed', lang))}</h2><ul>")
+        body.append(f"<h2>{_esc(t('debrief.missed', lang))}</h2><ul>")
         for m in debrief.missed_repairs:
             rupture = display(m.rupture.value, lang).lower() if m.rupture else "?"
-            head = t("missed_item", lang, turn=m.turn, rupture=rupture, after=m.rupture_turn)
+            head = t("debrief.missed_item", lang, turn=m.turn, rupture=rupture, after=m.rupture_turn)
             body.append(f"<li>{_esc(head + colon + quoted(m.learner_text, lang))}</li>")
         body.append("</ul>")
 
     comp = debrief.comparison
     if comp is not None:
         body += [
-            f"<h2>{_esc(t('comparison', lang))}</h2>",
-            f"<p>{_esc(t('comparison_help', lang, turn=comp.branch_turn))}</p>",
+            f"<h2>{_esc(t('debrief.comparison', lang))}</h2>",
+            f"<p>{_esc(t('debrief.comparison_help', lang, turn=comp.branch_turn))}</p>",
         ]
         body.append("<ul>")
-        for label, track in ((t("this_branch", lang), comp.this), (t("other_branch", lang), comp.other)):
+        for label, track in (
+            (t("debrief.this_branch", lang), comp.this),
+            (t("debrief.other_branch", lang), comp.other),
+        ):
             if track.opening is not None:
-                line = (
-                    f"{label}, {t('opening', lang, turn=comp.branch_turn).lower()}{colon}{quoted(track.opening, lang)}"
-                )
+                line = f"{label}, {t('debrief.opening', lang, turn=comp.branch_turn).lower()}{colon}{quoted(track.opening, lang)}"
                 body.append(f"<li>{_esc(line)}</li>")
             if track.final is not None:
-                body.append(f"<li>{_esc(label + ' — ' + t('final', lang) + colon + _triple(track.final, lang))}</li>")
+                body.append(
+                    f"<li>{_esc(label + ' — ' + t('debrief.final', lang) + colon + _triple(track.final, lang))}</li>"
+                )
         body.append("</ul>")
 
     csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"

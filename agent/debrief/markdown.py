@@ -12,7 +12,7 @@ from agent.domain.taxonomy import (
     Lang,
     display,
 )
-from agent.i18n.debrief_text import t
+from agent.i18n.catalog import t
 
 if TYPE_CHECKING:
     pass  # type: ignore[import-untyped]
@@ -45,27 +45,27 @@ def to_markdown(debrief: Debrief, lang: Lang, svg_path: str | None = None) -> st
     """The debrief as Markdown that reads well in a text editor; `svg_path` links the chart beside it."""
     name = debrief.patient_name
     colon = _colon(lang)
-    out: list[str] = [f"# {t('title', lang)}" + (f" — {md(name)}" if name else ""), ""]
+    out: list[str] = [f"# {t('debrief.title', lang)}" + (f" — {md(name)}" if name else ""), ""]
     started = debrief.started_at.strftime("%Y-%m-%d %H:%M %Z").strip()
     out.append(
-        f"{t('session', lang)} `{debrief.session_id}` · {md(debrief.persona_id)} · {md(debrief.llm)} · "
-        f"{started} · {debrief.turn_count} {t('turns', lang)}"
+        f"{t('debrief.session', lang)} `{debrief.session_id}` · {md(debrief.persona_id)} · {md(debrief.llm)} · "
+        f"{started} · {debrief.turn_count} {t('debrief.turns', lang)}"
     )
     if debrief.parent_id is not None:
-        out += ["", t("branch_of", lang, parent=f"`{debrief.parent_id}`", turn=debrief.branch_turn)]
+        out += ["", t("debrief.branch_of", lang, parent=f"`{debrief.parent_id}`", turn=debrief.branch_turn)]
 
-    out += ["", f"## {t('timeline', lang)}", "", t("timeline_help", lang), ""]
+    out += ["", f"## {t('debrief.timeline', lang)}", "", t("debrief.timeline_help", lang), ""]
     if svg_path:
-        out += [f"![{t('timeline', lang)}]({svg_path})", ""]
-    heads = [t("turn", lang), *(COMPONENTS[c].name(lang) for c in AllianceComponent), t("events", lang)]
+        out += [f"![{t('debrief.timeline', lang)}]({svg_path})", ""]
+    heads = [t("debrief.turn", lang), *(COMPONENTS[c].name(lang) for c in AllianceComponent), t("debrief.events", lang)]
     out += ["| " + " | ".join(heads) + " |", "|---:|---:|---:|---:|---|"]
     for turn, point, events in _rows(debrief):
-        label = f"0 ({t('start', lang)})" if turn == "start" else str(turn)
+        label = f"0 ({t('debrief.start', lang)})" if turn == "start" else str(turn)
         values = [str(getattr(point, c.value)) if point else "" for c in AllianceComponent]
         cell = "; ".join(_event_line(e, lang, name) for e in events)
         out.append("| " + " | ".join([label, *values, md(cell)]) + " |")
 
-    out += ["", f"## {t('counts', lang)}", ""]
+    out += ["", f"## {t('debrief.counts', lang)}", ""]
     for head, detail in _counts_lines(debrief, lang):
         out.append(f"- **{head}**" + (f"{colon}{detail}" if detail else ""))
 
@@ -73,29 +73,29 @@ def to_markdown(debrief: Debrief, lang: Lang, svg_path: str | None = None) -> st
         out += _markdown_key_moment(debrief, lang)
 
     if debrief.flagged:
-        out += ["", f"## {t('flagged', lang)}", "", t("flagged_help", lang)]
+        out += ["", f"## {t('debrief.flagged', lang)}", "", t("debrief.flagged_help", lang)]
         for moment in debrief.flagged:
             turns = " → ".join(str(x) for x in (moment.learner_turn, moment.patient_turn) if x is not None)
-            out += ["", f"### {t('turn', lang)} {turns}", ""]
+            out += ["", f"### {t('debrief.turn', lang)} {turns}", ""]
             if moment.learner_text is not None:
-                out.append(f"- **{t('you_said', lang)}**{colon}{md(moment.learner_text)}")
+                out.append(f"- **{t('debrief.you_said', lang)}**{colon}{md(moment.learner_text)}")
                 out += [f"  - {md(event_name(e, lang))}" for e in moment.learner_events]
             if moment.inner_monologue is not None:
-                out.append(f"- **{t('thought', lang)}**{colon}_{md(moment.inner_monologue)}_")
+                out.append(f"- **{t('debrief.thought', lang)}**{colon}_{md(moment.inner_monologue)}_")
             if moment.emotions:
                 feelings = ", ".join(display(e.value, lang) for e in moment.emotions)
-                out.append(f"  - {t('emotions', lang)}{colon}{feelings}")
+                out.append(f"  - {t('debrief.emotions', lang)}{colon}{feelings}")
             if moment.alliance is not None:
-                out.append(f"  - {t('alliance', lang)}{colon}{_triple(moment.alliance, lang)}")
-            reply = md(moment.patient_reply) if moment.patient_reply is not None else t("no_reply", lang)
-            out.append(f"- **{t('reply', lang)}**{colon}{reply}")
+                out.append(f"  - {t('debrief.alliance', lang)}{colon}{_triple(moment.alliance, lang)}")
+            reply = md(moment.patient_reply) if moment.patient_reply is not None else t("debrief.no_reply", lang)
+            out.append(f"- **{t('debrief.reply', lang)}**{colon}{reply}")
             out += [f"  - {md(event_name(e, lang))}" for e in moment.patient_events]
 
     if debrief.missed_repairs:
-        out += ["", f"## {t('missed', lang)}", ""]
+        out += ["", f"## {t('debrief.missed', lang)}", ""]
         for missed in debrief.missed_repairs:
             rupture = display(missed.rupture.value, lang).lower() if missed.rupture else "?"
-            head = t("missed_item", lang, turn=missed.turn, rupture=rupture, after=missed.rupture_turn)
+            head = t("debrief.missed_item", lang, turn=missed.turn, rupture=rupture, after=missed.rupture_turn)
             out.append(f"- {head}{colon}{quoted(md(missed.learner_text), lang)}")
 
     if debrief.comparison is not None:
@@ -107,7 +107,7 @@ def _markdown_key_moment(debrief: Debrief, lang: Lang) -> list[str]:
     moment = debrief.key_moment
     assert moment is not None
     colon = _colon(lang)
-    out = ["", f"## {t('key_moment', lang)}", "", *_key_summary(debrief, lang)]
+    out = ["", f"## {t('debrief.key_moment', lang)}", "", *_key_summary(debrief, lang)]
     flagged = next(
         (f for f in debrief.flagged if f.learner_turn == moment.learner_turn and f.patient_turn == moment.patient_turn),
         None,
@@ -115,18 +115,20 @@ def _markdown_key_moment(debrief: Debrief, lang: Lang) -> list[str]:
     if flagged is not None:
         out.append("")
         if flagged.learner_text is not None:
-            out.append(f"> **{t('you_said', lang)}**{colon}{md(flagged.learner_text)}")
+            out.append(f"> **{t('debrief.you_said', lang)}**{colon}{md(flagged.learner_text)}")
         if flagged.inner_monologue is not None:
-            out += [">", f"> **{t('thought', lang)}**{colon}_{md(flagged.inner_monologue)}_"]
+            out += [">", f"> **{t('debrief.thought', lang)}**{colon}_{md(flagged.inner_monologue)}_"]
         if flagged.patient_reply is not None:
-            out += [">", f"> **{t('reply', lang)}**{colon}{md(flagged.patient_reply)}"]
+            out += [">", f"> **{t('debrief.reply', lang)}**{colon}{md(flagged.patient_reply)}"]
     out.append("")
     if moment.respond_turn is not None and moment.respond_text is not None:
-        out.append(f"{t('key_next', lang, turn=moment.respond_turn)}{colon}{quoted(md(moment.respond_text), lang)}")
+        out.append(
+            f"{t('debrief.key_next', lang, turn=moment.respond_turn)}{colon}{quoted(md(moment.respond_text), lang)}"
+        )
     else:
-        out.append(t("key_no_next", lang))
+        out.append(t("debrief.key_no_next", lang))
     if moment.alternatives:
-        out += ["", t("alternatives", lang), ""]
+        out += ["", t("debrief.alternatives", lang), ""]
         for i, alt in enumerate(moment.alternatives, start=1):
             out.append(f"{i}. **{move_name(alt, lang)}** — {move_definition(alt, lang)}")
             out.append(f"   > {md(alt.text)}")
@@ -137,11 +139,11 @@ def _markdown_comparison(debrief: Debrief, lang: Lang) -> list[str]:
     comp = debrief.comparison
     assert comp is not None
     colon = _colon(lang)
-    out = ["", f"## {t('comparison', lang)}", "", t("comparison_help", lang, turn=comp.branch_turn), ""]
-    for title, track in ((t("this_branch", lang), comp.this), (t("other_branch", lang), comp.other)):
+    out = ["", f"## {t('debrief.comparison', lang)}", "", t("debrief.comparison_help", lang, turn=comp.branch_turn), ""]
+    for title, track in ((t("debrief.this_branch", lang), comp.this), (t("debrief.other_branch", lang), comp.other)):
         if track.opening is not None:
             out.append(
-                f"- **{title}**, {t('opening', lang, turn=comp.branch_turn).lower()}{colon}{quoted(md(track.opening), lang)}"
+                f"- **{title}**, {t('debrief.opening', lang, turn=comp.branch_turn).lower()}{colon}{quoted(md(track.opening), lang)}"
             )
     this = {p.turn: p for p in comp.this.points}
     other = {p.turn: p for p in comp.other.points}
@@ -152,15 +154,15 @@ def _markdown_comparison(debrief: Debrief, lang: Lang) -> list[str]:
     triple = "/".join(COMPONENTS[c].name(lang) for c in AllianceComponent)
     out += [
         "",
-        f"{triple} ({t('mean', lang)})",
+        f"{triple} ({t('debrief.mean', lang)})",
         "",
-        f"| {t('turn', lang)} | {t('this_branch', lang)} | {t('other_branch', lang)} |",
+        f"| {t('debrief.turn', lang)} | {t('debrief.this_branch', lang)} | {t('debrief.other_branch', lang)} |",
         "|---:|---|---|",
     ]
     if comp.start is not None:
-        start = f"{comp.start.turn} ({t('start', lang)})" if comp.start.initial else str(comp.start.turn)
+        start = f"{comp.start.turn} ({t('debrief.start', lang)})" if comp.start.initial else str(comp.start.turn)
         out.append(f"| {start} | {cell(comp.start)} | {cell(comp.start)} |")
     for turn in sorted(set(this) | set(other)):
         out.append(f"| {turn} | {cell(this.get(turn))} | {cell(other.get(turn))} |")
-    out.append(f"| **{t('final', lang)}** | **{cell(comp.this.final)}** | **{cell(comp.other.final)}** |")
+    out.append(f"| **{t('debrief.final', lang)}** | **{cell(comp.this.final)}** | **{cell(comp.other.final)}** |")
     return out

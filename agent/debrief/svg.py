@@ -13,7 +13,7 @@ from agent.domain.taxonomy import (
     Lang,
     Speaker,
 )
-from agent.i18n.debrief_text import t
+from agent.i18n.catalog import t
 
 if TYPE_CHECKING:
     pass  # type: ignore[import-untyped]
@@ -78,7 +78,7 @@ def timeline_svg(debrief: Debrief, lang: Lang) -> str:
     def sy(value: float) -> float:
         return _BOTTOM - (value - 1) / 6 * (_BOTTOM - _TOP)
 
-    title = t("timeline", lang) + (f" — {debrief.patient_name}" if debrief.patient_name else "")
+    title = t("debrief.timeline", lang) + (f" — {debrief.patient_name}" if debrief.patient_name else "")
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" '
         f'role="img" aria-label="{_esc(title)}" font-family="sans-serif" font-size="12">',
@@ -98,15 +98,15 @@ def timeline_svg(debrief: Debrief, lang: Lang) -> str:
     parts += [
         f'<line x1="{_LEFT}" y1="{_BOTTOM}" x2="{_W - _RIGHT}" y2="{_BOTTOM}" stroke="#333333"/>',
         f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{_BOTTOM}" stroke="#333333"/>',
-        f'<text x="{(_LEFT + _W - _RIGHT) / 2:.0f}" y="{_BOTTOM + 36}" text-anchor="middle">{_esc(t("turn", lang))}</text>',
+        f'<text x="{(_LEFT + _W - _RIGHT) / 2:.0f}" y="{_BOTTOM + 36}" text-anchor="middle">{_esc(t("debrief.turn", lang))}</text>',
         f'<text x="16" y="{(_TOP + _BOTTOM) / 2:.0f}" text-anchor="middle" '
-        f'transform="rotate(-90 16 {(_TOP + _BOTTOM) / 2:.0f})">{_esc(t("alliance_axis", lang))}</text>',
+        f'transform="rotate(-90 16 {(_TOP + _BOTTOM) / 2:.0f})">{_esc(t("debrief.alliance_axis", lang))}</text>',
     ]
     points = debrief.timeline
     if not points:
         parts.append(
             f'<text x="{(_LEFT + _W - _RIGHT) / 2:.0f}" y="{(_TOP + _BOTTOM) / 2:.0f}" text-anchor="middle" '
-            f'fill="#777777">{_esc(t("no_points", lang))}</text>'
+            f'fill="#777777">{_esc(t("debrief.no_points", lang))}</text>'
         )
     comp = debrief.comparison
     if comp is not None:  # the other branch's mean, from the shared start on
@@ -122,7 +122,9 @@ def timeline_svg(debrief: Debrief, lang: Lang) -> str:
         if len(points) > 1:
             parts.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"{dashing}/>')
         for p in points:
-            tip = f"{t('turn', lang)} {p.turn}: {COMPONENTS[component].name(lang)} {getattr(p, component.value)}"
+            tip = (
+                f"{t('debrief.turn', lang)} {p.turn}: {COMPONENTS[component].name(lang)} {getattr(p, component.value)}"
+            )
             parts.append(
                 f'<circle cx="{sx(max(p.order, 0)):.1f}" cy="{sy(getattr(p, component.value)):.1f}" r="3" '
                 f'fill="{colour}"><title>{_esc(tip)}</title></circle>'
@@ -132,7 +134,7 @@ def timeline_svg(debrief: Debrief, lang: Lang) -> str:
         level = stacked.get(event.turn, 0)
         stacked[event.turn] = level + 1
         x, y = sx(event.turn), sy(_mean_at(points, event.turn)) - 16 * level
-        tip = f"{t('turn', lang)} {event.turn} — {_event_line(event, lang, debrief.patient_name)}"
+        tip = f"{t('debrief.turn', lang)} {event.turn} — {_event_line(event, lang, debrief.patient_name)}"
         if event.evidence:
             tip += " — " + quoted(" ".join(event.evidence.split()), lang)
         parts.append(_glyph(event.kind, x, y, event.speaker is Speaker.patient, tip))
@@ -153,11 +155,11 @@ def _svg_legend(lang: Lang, with_other: bool) -> list[str]:
         parts.append(
             f'<line x1="{x}" y1="{y}" x2="{x + 28}" y2="{y}" stroke="#999999" stroke-width="2" stroke-dasharray="10 4"/>'
         )
-        parts.append(f'<text x="{x + 34}" y="{y + 4}">{_esc(t("other_mean", lang))}</text>')
+        parts.append(f'<text x="{x + 34}" y="{y + 4}">{_esc(t("debrief.other_mean", lang))}</text>')
     y, x = y + 24, _LEFT
     for kind in EventKind:
         parts.append(_glyph(kind, x + 8, y, True))
         parts.append(f'<text x="{x + 22}" y="{y + 4}">{_esc(EVENT_KINDS[kind].name(lang))}</text>')
         x += 200
-    parts.append(f'<text x="{_LEFT}" y="{y + 24}" fill="#555555">{_esc(t("glyph_fill", lang))}</text>')
+    parts.append(f'<text x="{_LEFT}" y="{y + 24}" fill="#555555">{_esc(t("debrief.glyph_fill", lang))}</text>')
     return parts

@@ -14,7 +14,7 @@ from agent.domain.taxonomy import (
     display,
     label_for,
 )
-from agent.i18n.debrief_text import party, t
+from agent.i18n.catalog import colon, number, party, quote, semicolon, t
 
 if TYPE_CHECKING:
     pass  # type: ignore[import-untyped]
@@ -41,13 +41,12 @@ PLOTLY_SYMBOL: dict[EventKind, str] = {
 
 
 def _num(value: float, lang: Lang) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",") if lang == "fr" else text
+    return number(value, lang)
 
 
 def _triple(point: TimelinePoint, lang: Lang) -> str:
     parts = [f"{COMPONENTS[c].name(lang)} {getattr(point, c.value)}" for c in AllianceComponent]
-    return ", ".join(parts) + f" ({t('mean', lang)} {_num(point.mean, lang)})"
+    return ", ".join(parts) + f" ({t('debrief.mean', lang)} {_num(point.mean, lang)})"
 
 
 def event_name(event: DebriefEvent, lang: Lang) -> str:
@@ -73,11 +72,11 @@ def move_definition(alternative: Alternative, lang: Lang) -> str:
 
 
 def quoted(text: str, lang: Lang) -> str:
-    return f"« {text} »" if lang == "fr" else f"“{text}”"
+    return quote(text, lang)
 
 
 def _colon(lang: Lang) -> str:
-    return " : " if lang == "fr" else ": "
+    return colon(lang)
 
 
 def _counts_lines(debrief: Debrief, lang: Lang) -> list[tuple[str, str]]:
@@ -89,19 +88,19 @@ def _counts_lines(debrief: Debrief, lang: Lang) -> list[tuple[str, str]]:
     repairs = ", ".join(f"{display(label, lang)} {n}" for label, n in sorted(c.repairs_by_label.items()))
     repair_party = ", ".join(f"{party(s, lang, name)} {n}" for s, n in c.repairs_by_party.items())
     total_repairs = sum(c.repairs_by_label.values())
-    semi = " ; " if lang == "fr" else "; "
+    semi = semicolon(lang)
     return [
         (
-            t("ruptures", lang),
-            f"{total_ruptures} — {t('by_type', lang)}{_colon(lang)}{by_type}{semi}"
-            f"{t('by_party', lang)}{_colon(lang)}{by_party}",
+            t("debrief.ruptures", lang),
+            f"{total_ruptures} — {t('debrief.by_type', lang)}{_colon(lang)}{by_type}{semi}"
+            f"{t('debrief.by_party', lang)}{_colon(lang)}{by_party}",
         ),
         (
-            t("repairs", lang),
-            f"{total_repairs} — {repairs or t('none', lang)}{semi}{t('by_party', lang)}{_colon(lang)}{repair_party}",
+            t("debrief.repairs", lang),
+            f"{total_repairs} — {repairs or t('debrief.none', lang)}{semi}{t('debrief.by_party', lang)}{_colon(lang)}{repair_party}",
         ),
-        (t("repairs_worked", lang, worked=c.repairs_worked, assessed=c.repairs_assessed), ""),
-        (t("missed", lang), str(c.missed_repairs)),
+        (t("debrief.repairs_worked", lang, worked=c.repairs_worked, assessed=c.repairs_assessed), ""),
+        (t("debrief.missed", lang), str(c.missed_repairs)),
     ]
 
 
@@ -112,7 +111,7 @@ def _key_summary(debrief: Debrief, lang: Lang) -> list[str]:
     if moment.reason == "largest_drop" and moment.before is not None and moment.after is not None:
         lines.append(
             t(
-                "key_drop",
+                "debrief.key_drop",
                 lang,
                 turn=moment.learner_turn,
                 before=_num(moment.before, lang),
@@ -120,9 +119,11 @@ def _key_summary(debrief: Debrief, lang: Lang) -> list[str]:
             )
         )
     else:
-        lines.append(t("key_rupture", lang, turn=moment.learner_turn if moment.learner_turn is not None else "—"))
+        lines.append(
+            t("debrief.key_rupture", lang, turn=moment.learner_turn if moment.learner_turn is not None else "—")
+        )
     if moment.rupture is not None:
-        lines.append(t("key_rupture_type", lang, rupture=display(moment.rupture.value, lang)))
+        lines.append(t("debrief.key_rupture_type", lang, rupture=display(moment.rupture.value, lang)))
     return lines
 
 

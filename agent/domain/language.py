@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from agent.domain.labels import Lang
+
 _FR = frozenset(
     [
         "le",
@@ -106,3 +108,8 @@ def is_written_in(text: str, lang: str) -> bool:
     if fr == en:
         return True
     return ("fr" if fr > en else "en") == lang
+
+
+def as_lang(value: str | None) -> Lang:
+    """A language code from outside (a request, a CLI flag, a stored session) as one we serve: fr, else en."""
+    return "fr" if (value or "").lower().startswith("fr") else "en"

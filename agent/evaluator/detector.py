@@ -28,6 +28,7 @@ from agent.domain.events import AllianceEvent
 from agent.domain.session import PublicTurn
 from agent.domain.taxonomy import EventKind, Lang, MetacommFunction, RepairPrinciple, RuptureType, Speaker, label_for
 from agent.evaluator.cues import CUE_GROUPS, cue_counts, find_cues
+from agent.i18n.catalog import t
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MODEL_PATH = DATA_DIR / "detector_model.npz"
@@ -214,7 +215,7 @@ def score_head(head: Head, feats: TurnFeatures, sentence_weight: float) -> HeadS
 
 def _rationale(value: str, lang: Lang) -> str:
     lab = label_for(value)
-    return f"{lab.name(lang)} : {lab.definition(lang)}" if lang == "fr" else f"{lab.name(lang)}: {lab.definition(lang)}"
+    return t("evaluator.label_rationale", lang, name=lab.name(lang), definition=lab.definition(lang))
 
 
 def _evidence(feats: TurnFeatures, sentence_index: int, text: str, group: str) -> str:

@@ -22,6 +22,10 @@ CONTEXT_TURNS = 6
 PROMPTS = ("judge.md", "judge_examples.md")
 
 
+# The rationale's language, named for the model (prompt text, not a string for people).
+LANGUAGE_NAMES: dict[Lang, str] = {"fr": "French", "en": "English"}
+
+
 class JudgeFinding(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -63,7 +67,7 @@ class Judge:
         system = render(
             "judge.md",
             glossary=glossary("en"),
-            language_name="French" if lang == "fr" else "English",
+            language_name=LANGUAGE_NAMES[lang],
             examples=template_text("judge_examples.md").strip(),
         )
         user = f"Transcript:\n{transcript_text(transcript)}\nFindings:"

@@ -19,11 +19,13 @@ from collections import OrderedDict
 
 from agent.config import Settings
 from agent.domain.events import AllianceEvent, validate_evidence
+from agent.domain.language import as_lang
 from agent.domain.session import PublicTurn
 from agent.domain.taxonomy import EventKind, Lang, Speaker
 from agent.evaluator.base import Evaluator
 from agent.evaluator.detector import Detector
 from agent.evaluator.judge import Judge
+from agent.i18n.catalog import t
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +101,7 @@ class AllianceEvaluator(Evaluator):
     async def evaluate(self, transcript: list[PublicTurn], lang: str) -> list[AllianceEvent]:
         if not transcript:
             return []
-        language: Lang = "fr" if lang == "fr" else "en"
+        language = as_lang(lang)
         events = await self._events_for(transcript, language)
         last = transcript[-1]
         if last.speaker is Speaker.clinician and len(transcript) > 1 and transcript[-2].speaker is Speaker.patient:
@@ -115,11 +117,7 @@ def missed_repair(turn: PublicTurn, rupture: AllianceEvent, lang: Lang) -> Allia
     from agent.domain.taxonomy import RUPTURES
 
     name = RUPTURES[rupture.rupture].name(lang).lower() if rupture.rupture else ""
-    rationale = (
-        f"Marqueur de {name} chez le patient au tour précédent ; aucune tentative de réparation ici."
-        if lang == "fr"
-        else f"The patient showed a {name} marker on the previous turn; no repair attempt here."
-    )
+    rationale = t("evaluator.missed_repair", lang, rupture=name)
     return AllianceEvent(
         turn=turn.id,
         speaker=turn.speaker,

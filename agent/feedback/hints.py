@@ -19,6 +19,7 @@ from agent.domain.taxonomy import (
     RuptureType,
     Speaker,
 )
+from agent.i18n.catalog import t
 
 
 @dataclass(frozen=True)
@@ -34,77 +35,23 @@ class Hint:
         return f"**{label.name(lang)}** — {label.definition(lang)}\n\n> {self.example}"
 
 
-# Written for any case (no persona's details), so they fit every patient of the library.
-_HINTS: dict[RuptureType | None, dict[Lang, list[Hint]]] = {
-    RuptureType.withdrawal: {
-        "fr": [
-            Hint(
-                "emotional",
-                "Je remarque que vous parlez moins depuis ce que je viens de dire. Ça vous a peut-être touché ?",
-            ),
-            Hint("exploratory", "Qu'est-ce qui se passe pour vous, là, pendant qu'on en parle ?"),
-            Hint(
-                "reflective",
-                "J'ai l'impression d'avoir avancé vite, sans vous laisser de place. "
-                "Est-ce que c'est ce que vous avez ressenti ?",
-            ),
-        ],
-        "en": [
-            Hint("emotional", "You've gone quieter since what I just said. Did that land hard for you?"),
-            Hint("exploratory", "What's going on for you right now, as we talk about this?"),
-            Hint("reflective", "I think I moved fast and didn't leave you much room. Is that how it felt?"),
-        ],
-    },
-    RuptureType.confrontation: {
-        "fr": [
-            Hint(
-                "emotional",
-                "Je vois que ça vous met en colère, et ça se comprend si vous avez l'impression "
-                "qu'on ne vous écoute pas.",
-            ),
-            Hint(
-                "clarifying",
-                "Je crois que mon explication n'était pas claire. Qu'avez-vous compris de ce que je propose ?",
-            ),
-            Hint(
-                "explore_perspectives",
-                "Dites-moi ce que vous espérez de cette rencontre, et je vous dirai aussi "
-                "ce que je dois évaluer de mon côté. On décide ensemble ensuite ?",
-            ),
-        ],
-        "en": [
-            Hint("emotional", "I can see you're angry, and that makes sense if you feel you're not being heard."),
-            Hint("clarifying", "I think I explained that badly. What did you take from what I suggested?"),
-            Hint(
-                "explore_perspectives",
-                "Tell me what you're hoping for from this visit, and I'll tell you what "
-                "I need to assess on my side. Then we decide together?",
-            ),
-        ],
-    },
-    None: {
-        "fr": [
-            Hint("exploratory", "Comment vivez-vous notre échange jusqu'ici ?"),
-            Hint(
-                "explore_perspectives",
-                "Avant d'aller plus loin : qu'est-ce qui serait le plus important pour vous aujourd'hui ?",
-            ),
-            Hint(
-                "clarifying", "Je veux m'assurer de bien vous suivre : qu'est-ce que vous retenez de ce que j'ai dit ?"
-            ),
-        ],
-        "en": [
-            Hint("exploratory", "How is this conversation going for you so far?"),
-            Hint("explore_perspectives", "Before we go further: what matters most to you today?"),
-            Hint("clarifying", "I want to be sure I'm following you: what did you take from what I said?"),
-        ],
-    },
+# Written for any case (no persona's details), so they fit every patient of the library. The repair move
+# each one makes is fixed here; its words, in both languages, are the catalog's `hint.<rupture>.<n>`.
+_MOVES: dict[RuptureType | None, tuple[str, ...]] = {
+    RuptureType.withdrawal: ("emotional", "exploratory", "reflective"),
+    RuptureType.confrontation: ("emotional", "clarifying", "explore_perspectives"),
+    None: ("exploratory", "explore_perspectives", "clarifying"),
 }
+
+
+def _bank(rupture: RuptureType | None, lang: Lang) -> tuple[Hint, ...]:
+    name = rupture.value if rupture is not None else "none"
+    return tuple(Hint(move, t(f"hint.{name}.{n}", lang)) for n, move in enumerate(_MOVES[rupture], 1))
 
 
 def hints_for(rupture: RuptureType | None, lang: Lang) -> tuple[Hint, ...]:
     """Every hint written for one rupture type (None: no rupture pending), in the bank's order."""
-    return tuple(_HINTS[rupture][lang])
+    return _bank(rupture, lang)
 
 
 def current_rupture(events: list[AllianceEvent]) -> RuptureType | None:
@@ -118,5 +65,5 @@ def current_rupture(events: list[AllianceEvent]) -> RuptureType | None:
 
 
 def hint_for(events: list[AllianceEvent], lang: Lang, index: int = 0) -> Hint:
-    options = _HINTS[current_rupture(events)][lang]
+    options = _bank(current_rupture(events), lang)
     return options[index % len(options)]

@@ -12,6 +12,7 @@ from typing import Any
 from agent.domain.events import AllianceEvent
 from agent.domain.session import PublicTurn
 from agent.domain.taxonomy import EVENT_KINDS, EventKind, Lang, Speaker, display
+from agent.i18n.catalog import messages, t
 
 
 class CoachingLevel(StrEnum):
@@ -20,28 +21,9 @@ class CoachingLevel(StrEnum):
     coach = "coach"  # also the patient's observable markers, and hints
 
 
-LEVEL_NAMES: dict[CoachingLevel, dict[Lang, str]] = {
-    CoachingLevel.exam: {"fr": "Examen", "en": "Exam"},
-    CoachingLevel.learner: {"fr": "Apprenant", "en": "Learner"},
-    CoachingLevel.coach: {"fr": "Coach", "en": "Coach"},
-}
+def level_name(level: CoachingLevel, lang: Lang) -> str:
+    return t(f"level.{level.value}", lang)
 
-_UI: dict[str, dict[Lang, str]] = {
-    "title": {"fr": "Moniteur d'alliance", "en": "Alliance monitor"},
-    "you": {"fr": "Vous", "en": "You"},
-    "patient": {"fr": "Patient·e", "en": "Patient"},
-    "trend": {
-        "fr": "Tendance de l'alliance (lecture de l'évaluateur)",
-        "en": "Alliance trend (as the evaluator reads it)",
-    },
-    "empty": {"fr": "Aucun signal pour l'instant.", "en": "No flags yet."},
-    "exam": {
-        "fr": "Mode examen : tout sera révélé au débriefing.",
-        "en": "Exam mode: everything is revealed at the debrief.",
-    },
-    "unavailable": {"fr": "Moniteur indisponible pour ce tour.", "en": "Monitor unavailable for this turn."},
-    "confidence": {"fr": "confiance", "en": "confidence"},
-}
 
 TREND_WEIGHT = {EventKind.repair_attempt: 1.0, EventKind.rupture_marker: -1.0, EventKind.missed_repair: -0.5}
 
@@ -88,7 +70,7 @@ def monitor_props(
     unavailable: set[int] | None = None,
 ) -> dict[str, Any]:
     unavailable = unavailable or set()
-    ui = {key: texts[lang] for key, texts in _UI.items()}
+    ui = {key.removeprefix("monitor."): text for key, text in messages(lang).items() if key.startswith("monitor.")}
     turns = []
     if level is not CoachingLevel.exam:
         for turn in transcript:
@@ -99,7 +81,9 @@ def monitor_props(
                     {
                         "id": turn.id,
                         "speaker": turn.speaker.value,
-                        "speakerName": ui["you"] if turn.speaker is Speaker.clinician else ui["patient"],
+                        "speakerName": t(
+                            "monitor.you" if turn.speaker is Speaker.clinician else "monitor.patient", lang
+                        ),
                         "text": turn.text,
                         "flags": flags,
                         "unavailable": missing,

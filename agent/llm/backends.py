@@ -17,6 +17,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from agent.config import Settings, StructuredMode
+from agent.domain.language import as_lang
+from agent.i18n.catalog import t
 from agent.llm.fake import ScriptedChatModel
 
 LOCAL_API_KEY = "alliance-local"  # the in-process server checks no key; the client needs one
@@ -171,19 +173,15 @@ def retrying(settings: Settings) -> AsyncRetrying:
 
 def describe_failure(exc: BaseException, lang: str) -> str:
     """A short, safe message for the learner (never the key, never a stack trace)."""
-    fr = lang == "fr"
+    language = as_lang(lang)
     if isinstance(exc, openai.AuthenticationError):
-        return "Le modèle refuse la clé d'API configurée." if fr else "The model rejected the configured API key."
+        return t("llm.failure.auth", language)
     if isinstance(exc, openai.RateLimitError):
-        return (
-            "Le modèle est surchargé ; réessayez dans un instant."
-            if fr
-            else "The model is busy; try again in a moment."
-        )
+        return t("llm.failure.busy", language)
     if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
-        return "Le modèle n'a pas répondu à temps." if fr else "The model did not answer in time."
+        return t("llm.failure.timeout", language)
     if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
-        return "Impossible de joindre le modèle." if fr else "The model could not be reached."
+        return t("llm.failure.unreachable", language)
     if isinstance(exc, BackendError):
         return str(exc)
-    return "Le modèle a échoué sur ce tour." if fr else "The model failed on this turn."
+    return t("llm.failure.other", language)

@@ -22,18 +22,11 @@ from agent.domain.taxonomy import EMOTIONS, MOVES, Speaker
 from agent.llm.backends import ChatBackend, retrying
 from agent.llm.prompts import render, template_text
 from agent.llm.structured import FieldWatcher, StructuredOutputError, parse_output, stream_json
-from agent.patient.guard import FALLBACK_REPLY, LeakGuard, StreamGuard
+from agent.patient.guard import LeakGuard, StreamGuard, fallback_reply
 from agent.persona.model import Persona
 
 TokenSink = Callable[[str], Awaitable[None]]
 MAX_ATTEMPTS = 3  # one generation plus two regenerations (malformed output or a leak)
-
-_REMINDER = {
-    "fr": "Rappel : restez la patiente, répondez seulement par l'objet JSON demandé, et dans `reply` "
-    "seulement des paroles dites à voix haute, sans rien de vos pensées secrètes ni des consignes.",
-    "en": "Reminder: stay the patient, answer only with the requested JSON object, and in `reply` only "
-    "words said aloud, nothing of your secret thoughts or of the instructions.",
-}
 
 
 class StreamInterrupted(Exception):
@@ -142,7 +135,9 @@ class PatientEngine:
         last_error: StructuredOutputError | None = None
         fallback: PatientTurnOutput | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            prompt = messages if attempt == 1 else [*messages, SystemMessage(content=_REMINDER[self.lang])]
+            prompt = (
+                messages if attempt == 1 else [*messages, SystemMessage(content=render(f"reminder.{self.lang}.md"))]
+            )
             sink = on_token if attempt == 1 else None  # regenerations replace the message at once
             raw = ""
             try:
@@ -172,7 +167,7 @@ class PatientEngine:
                 report.action = "repaired"
                 return PatientTurnResult(output.model_copy(update={"reply": repaired}), streamed, report, attempt)
             report.action = "regenerated"
-            fallback = PatientTurnOutput(hidden=output.hidden, reply=FALLBACK_REPLY[self.lang])
+            fallback = PatientTurnOutput(hidden=output.hidden, reply=fallback_reply(self.lang))
         if fallback is None:
             assert last_error is not None
             raise last_error

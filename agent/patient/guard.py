@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from agent.domain.taxonomy import EMOTIONS, FUNCTIONS, MOVES, RUPTURES, SUBTYPES, Lang
+from agent.i18n.catalog import t
 
 SPAN_WORDS = 8
 
@@ -165,7 +166,6 @@ class StreamGuard:
         return out
 
 
-FALLBACK_REPLY: dict[Lang, str] = {
-    "fr": "Excusez-moi… je ne suis pas certaine de comprendre. On peut revenir à ma visite ?",
-    "en": "Sorry… I'm not sure I follow. Can we get back to why I'm here?",
-}
+def fallback_reply(lang: Lang) -> str:
+    """The neutral, in-character line said when no checked reply could be had."""
+    return t("patient.fallback_reply", lang)

@@ -15,17 +15,10 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from agent.domain.taxonomy import Lang
+from agent.i18n.catalog import t
 from agent.persona.model import Persona, field_docs, nested_model
 from agent.persona.schema import SCHEMA_COMMENT
 
-_TODO: dict[Lang, str] = {"en": "TODO: ", "fr": "À COMPLÉTER : "}
-_EXAMPLE: dict[Lang, str] = {"en": "Example:", "fr": "Exemple :"}
-_HEADER: dict[Lang, str] = {
-    "en": "A new patient. Fill every TODO, then: alliance personas validate FILE; alliance personas lint FILE;\n"
-    "alliance personas show ID. The guide: docs/authoring-personas.md",
-    "fr": "Un nouveau patient. Remplissez chaque « À COMPLÉTER », puis : alliance personas validate FICHIER;\n"
-    "alliance personas lint FICHIER; alliance personas show ID. Le guide : docs/authoring-personas.md",
-}
 _SKIP = {"schema_ref"}
 _FIXED: dict[str, Any] = {"role": "patient", "self_repair": False, "disclose_when": "asked"}
 
@@ -39,7 +32,7 @@ def _comment(info: FieldInfo, lang: Lang, indent: str) -> list[str]:
         # The example in the chosen language when there are two (English first, French second).
         example = examples[-1] if lang == "fr" and len(examples) > 1 else examples[0]
         shown = example[0] if isinstance(example, list) else example
-        lines.append(f"{indent}# {_EXAMPLE[lang]} {shown}")
+        lines.append(f"{indent}# {t('persona.skeleton.example', lang)} {shown}")
     return lines
 
 
@@ -66,9 +59,9 @@ def _model_lines(model: type[BaseModel], lang: Lang, indent: str = "") -> list[s
             lines.append(f"{indent}{key}: {info.default}")
         elif is_list:
             lines.append(f"{indent}{key}:")
-            lines.append(f"{indent}  - {json.dumps(_TODO[lang] + key, ensure_ascii=False)}")
+            lines.append(f"{indent}  - {json.dumps(t('persona.skeleton.todo', lang) + key, ensure_ascii=False)}")
         else:
-            lines.append(f"{indent}{key}: {json.dumps(_TODO[lang] + key, ensure_ascii=False)}")
+            lines.append(f"{indent}{key}: {json.dumps(t('persona.skeleton.todo', lang) + key, ensure_ascii=False)}")
         if not indent:
             lines.append("")
     return lines
@@ -89,5 +82,5 @@ def _list_of_models(sub: list[str], indent: str) -> list[str]:
 
 
 def skeleton(lang: Lang) -> str:
-    header = [SCHEMA_COMMENT] + [f"# {line}" for line in _HEADER[lang].splitlines()] + [""]
+    header = [SCHEMA_COMMENT] + [f"# {line}" for line in t("persona.skeleton.header", lang).splitlines()] + [""]
     return "\n".join(header + _model_lines(Persona, lang)).rstrip() + "\n"

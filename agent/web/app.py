@@ -25,8 +25,8 @@ from agent.domain.taxonomy import Lang, Speaker
 from agent.domain.visit import VisitState
 from agent.evaluator.merge import build_evaluator
 from agent.feedback.hints import hint_for
-from agent.feedback.monitor import LEVEL_NAMES, CoachingLevel, monitor_props
-from agent.i18n.ui_text import t, ui_lang
+from agent.feedback.monitor import CoachingLevel, level_name, monitor_props
+from agent.i18n.catalog import t, ui_lang
 from agent.llm.backends import BackendError, ChatBackend, build_backend
 from agent.persona.loader import LoadedPersona, load_library
 from agent.storage.access import AccessDenied, Requester, Role
@@ -126,7 +126,7 @@ async def _save(session: Session | None = None) -> None:
         log.exception("session of thread %s not saved", cl.context.session.thread_id)
         if not cl.user_session.get("save_warned"):
             cl.user_session.set("save_warned", True)
-            await cl.Message(content=t("not_saved", _lang()), author="Alliance").send()
+            await cl.Message(content=t("ui.not_saved", _lang()), author="Alliance").send()
 
 
 async def _refresh_monitor() -> None:
@@ -181,11 +181,11 @@ async def _open_conversation(loaded: LoadedPersona, lang: Lang, stored: StoredSe
     """The backend, the evaluator, the conversation (new, or around a kept session) and the level selector."""
     try:
         if _backend is None and not settings.endpoint_configured():
-            await cl.Message(content=t("model_loading", lang), author="Alliance").send()
+            await cl.Message(content=t("ui.model_loading", lang), author="Alliance").send()
         backend = await _get_backend()
         evaluator = await asyncio.to_thread(build_evaluator, settings.evaluator, settings)
     except (BackendError, OSError) as exc:
-        await cl.Message(content=t("backend_failed", lang, reason=str(exc)), author="Alliance").send()
+        await cl.Message(content=t("ui.backend_failed", lang, reason=str(exc)), author="Alliance").send()
         return None
     session = stored.session if stored is not None else None
     conversation = Conversation(loaded.id, loaded.persona, backend, settings, evaluator, session=session)
@@ -198,9 +198,9 @@ async def _open_conversation(loaded: LoadedPersona, lang: Lang, stored: StoredSe
     widgets: list[InputWidget] = [
         Select(
             id="level",
-            label=t("coaching_level", lang),
-            description=t("coaching_help", lang),
-            items={LEVEL_NAMES[level][lang]: level.value for level in CoachingLevel},
+            label=t("ui.coaching_level", lang),
+            description=t("ui.coaching_help", lang),
+            items={level_name(level, lang): level.value for level in CoachingLevel},
             initial_value=initial,
         )
     ]
@@ -213,7 +213,7 @@ async def _refuse_inactive_login() -> bool:
     user = cl.context.session.user
     if user is None or users.active(user.identifier):
         return False
-    await cl.Message(content=t("login_inactive", _lang()), author="Alliance").send()
+    await cl.Message(content=t("ui.login_inactive", _lang()), author="Alliance").send()
     return True
 
 
@@ -225,21 +225,21 @@ async def start() -> None:
     library = load_library(settings.personas_dir)
     if library.errors:
         listing = "\n".join(f"- `{e}`" for e in library.errors)
-        await cl.Message(content=f"{t('broken_personas', lang)}\n{listing}", author="Alliance").send()
+        await cl.Message(content=f"{t('ui.broken_personas', lang)}\n{listing}", author="Alliance").send()
     profile = cl.user_session.get("chat_profile")
     loaded = library.personas.get(profile) if profile else next(iter(library.personas.values()), None)
     if loaded is None:
-        await cl.Message(content=t("no_persona", lang), author="Alliance").send()
+        await cl.Message(content=t("ui.no_persona", lang), author="Alliance").send()
         return
     conversation = await _open_conversation(loaded, lang, None)
     if conversation is None:
         return
-    brief = f"### {t('brief_title', lang)}: {loaded.persona.display_name}\n\n{loaded.persona.case_brief}\n\n"
-    brief += f"_{t('brief_footer', lang)}_"
+    brief = f"### {t('ui.brief_title', lang)}: {loaded.persona.display_name}\n\n{loaded.persona.case_brief}\n\n"
+    brief += f"_{t('ui.brief_footer', lang)}_"
     if conversation.patient.backend.offline_demo:
-        brief += f"\n\n> ⚠️ {t('offline_demo', lang)}"
+        brief += f"\n\n> ⚠️ {t('ui.offline_demo', lang)}"
     if local_mode:
-        brief += f"\n\n> 🔓 {t('local_mode', lang)}"
+        brief += f"\n\n> 🔓 {t('ui.local_mode', lang)}"
     await cl.Message(content=brief, author="Alliance").send()
     await _refresh_monitor()
 
@@ -259,18 +259,18 @@ async def resume(thread: ThreadDict) -> None:
         log.exception("kept session of thread %s unreadable", thread["id"])
         stored = None
     if stored is None:
-        await cl.Message(content=t("resume_missing", lang), author="Alliance").send()
+        await cl.Message(content=t("ui.resume_missing", lang), author="Alliance").send()
         return
     loaded = load_library(settings.personas_dir).personas.get(stored.session.persona_id)
     if loaded is None:
         await cl.Message(
-            content=t("resume_no_persona", lang, persona=stored.session.persona_id), author="Alliance"
+            content=t("ui.resume_no_persona", lang, persona=stored.session.persona_id), author="Alliance"
         ).send()
         return
     if await _open_conversation(loaded, lang, stored) is None:
         return
     if stored.session.turns and stored.session.turns[-1].speaker is Speaker.clinician:
-        await cl.Message(content=t("resume_unanswered", lang), author="Alliance").send()
+        await cl.Message(content=t("ui.resume_unanswered", lang), author="Alliance").send()
     await _refresh_monitor()
 
 
@@ -306,11 +306,11 @@ def _branch(conversation: Conversation, turn_id: int) -> Conversation:
 def _reply_actions(learner_message_id: str) -> list[cl.Action]:
     lang = _lang()
     actions = [
-        cl.Action(name="retry_here", payload={"message": learner_message_id}, label=f"↩ {t('retry_here', lang)}"),
-        cl.Action(name="end_visit", payload={}, label=f"🏁 {t('end_visit', lang)}"),
+        cl.Action(name="retry_here", payload={"message": learner_message_id}, label=f"↩ {t('ui.retry_here', lang)}"),
+        cl.Action(name="end_visit", payload={}, label=f"🏁 {t('ui.end_visit', lang)}"),
     ]
     if _level() is CoachingLevel.coach:
-        actions.insert(0, cl.Action(name="hint", payload={}, label=f"💡 {t('hint', lang)}"))
+        actions.insert(0, cl.Action(name="hint", payload={}, label=f"💡 {t('ui.hint', lang)}"))
     return actions
 
 
@@ -324,7 +324,7 @@ async def on_message(message: cl.Message) -> None:
     if edited is not None:  # the learner edited an earlier message: Chainlit removed what followed it
         conversation = _branch(conversation, edited)
     elif visit.ended:
-        await cl.Message(content=t("visit_over", _lang()), author="Alliance").send()
+        await cl.Message(content=t("ui.visit_over", _lang()), author="Alliance").send()
         return
     # Kept before the patient is asked: a crash or a restart mid-reply loses no word of the learner.
     await _save(with_learner_turn(conversation.session, message.content))
@@ -339,7 +339,7 @@ async def on_message(message: cl.Message) -> None:
     if outcome.patient_turn is None:
         if outcome.streamed:
             await reply.remove()
-        await cl.Message(content=t("patient_failed", _lang(), reason=outcome.error or "?"), author="Alliance").send()
+        await cl.Message(content=t("ui.patient_failed", _lang(), reason=outcome.error or "?"), author="Alliance").send()
         return
     reply.actions = _reply_actions(message.id)
     if outcome.streamed != outcome.patient_turn.text:
@@ -370,7 +370,7 @@ async def on_retry(action: cl.Action) -> None:
             await shown.remove()
     await _save()
     await _refresh_monitor()
-    await cl.Message(content=t("retry_done", _lang(), turn=str(turn)), author="Alliance").send()
+    await cl.Message(content=t("ui.retry_done", _lang(), turn=str(turn)), author="Alliance").send()
 
 
 @cl.action_callback("end_visit")
@@ -378,17 +378,17 @@ async def on_end_visit(action: cl.Action) -> None:
     conversation: Conversation | None = cl.user_session.get("conversation")
     lang = _lang()
     if conversation is None or not conversation.session.turns:
-        await cl.Message(content=t("debrief_empty", lang), author="Alliance").send()
+        await cl.Message(content=t("ui.debrief_empty", lang), author="Alliance").send()
         return
     await conversation.drain(timeout=30)  # the last turn's flags belong in the debrief
     _visit().ended = True
     await _save()
     debrief = build_debrief(conversation.session, conversation.persona, _visit().earlier_branch())
-    body = f"**{t('debrief_intro', lang)}**\n\n{to_markdown(debrief, lang)}"
+    body = f"**{t('ui.debrief_intro', lang)}**\n\n{to_markdown(debrief, lang)}"
     if _store() is not None:
         base = f"{PREFIX}/debrief/{cl.context.session.thread_id}"
         links = {"html": f"{base}?lang={lang}", "md": f"{base}?format=md&lang={lang}", "json": f"{base}?format=json"}
-        body += "\n\n" + t("debrief_links", lang, review=f"{PREFIX}/review?lang={lang}", **links)
+        body += "\n\n" + t("ui.debrief_links", lang, review=f"{PREFIX}/review?lang={lang}", **links)
     figure = cl.Plotly(name="timeline", figure=timeline_figure(debrief, lang), display="inline", size="large")
     await cl.Message(content=body, author="Alliance", elements=[figure]).send()
 
@@ -401,5 +401,5 @@ async def on_hint(action: cl.Action) -> None:
     count = int(cl.user_session.get("hints") or 0)
     cl.user_session.set("hints", count + 1)
     hint = hint_for(conversation.session.events, conversation.persona.language, count)
-    body = f"**{t('hint_title', _lang())}**\n\n{hint.render(_lang())}"
+    body = f"**{t('ui.hint_title', _lang())}**\n\n{hint.render(_lang())}"
     await cl.Message(content=body, author="Coach").send()

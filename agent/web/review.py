@@ -23,7 +23,7 @@ from agent.debrief.html import to_html
 from agent.debrief.markdown import to_markdown
 from agent.debrief.model import to_json
 from agent.domain.taxonomy import Lang
-from agent.i18n.ui_text import t, ui_lang
+from agent.i18n.catalog import t, ui_lang
 from agent.persona.loader import load_library
 from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import SessionStore, StoredSession
@@ -66,22 +66,22 @@ def _links(thread: str, lang: Lang) -> str:
 
 def _review_page(rows: list[tuple[str, str, str, str, int, bool]], requester: Requester, lang: Lang) -> str:
     e = html.escape
-    head = [t("review_col_" + c, lang) for c in ("learner", "patient", "updated", "turns", "debrief")]
+    head = [t("ui.review_col_" + c, lang) for c in ("learner", "patient", "updated", "turns", "debrief")]
     body = "".join(
         f"<tr><td>{e(owner)}</td><td>{e(persona)}</td><td>{e(updated[:16].replace('T', ' '))}</td>"
-        f"<td>{turns}</td><td>{_links(thread, lang) if readable else e(t('review_in_progress', lang))}</td></tr>"
+        f"<td>{turns}</td><td>{_links(thread, lang) if readable else e(t('ui.review_in_progress', lang))}</td></tr>"
         for thread, owner, persona, updated, turns, readable in rows
     )
-    empty = f"<p>{e(t('review_empty', lang))}</p>" if not rows else ""
-    scope = t("review_scope_faculty" if requester.role == "faculty" else "review_scope_learner", lang)
+    empty = f"<p>{e(t('ui.review_empty', lang))}</p>" if not rows else ""
+    scope = t("ui.review_scope_faculty" if requester.role == "faculty" else "ui.review_scope_learner", lang)
     return (
         f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        f"<title>{e(t('review_title', lang))}</title><style>"
+        f"<title>{e(t('ui.review_title', lang))}</title><style>"
         "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
         "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}"
         "</style></head><body>"
-        f"<h1>{e(t('review_title', lang))}</h1><p>{e(scope)} ({e(requester.identifier)})</p>{empty}"
+        f"<h1>{e(t('ui.review_title', lang))}</h1><p>{e(scope)} ({e(requester.identifier)})</p>{empty}"
         f"<table><thead><tr>{''.join(f'<th>{e(h)}</th>' for h in head)}</tr></thead><tbody>{body}</tbody></table>"
         "</body></html>"
     )

@@ -41,7 +41,9 @@ def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
 
 def _copy_of_agent(tmp_path: Path) -> Path:
     """The package's Python files only (no model weights), importable from tmp_path."""
-    shutil.copytree(AGENT, tmp_path / "agent", ignore=shutil.ignore_patterns("data", "__pycache__", "*.toml", "templates"))
+    shutil.copytree(
+        AGENT, tmp_path / "agent", ignore=shutil.ignore_patterns("data", "__pycache__", "*.toml", "templates")
+    )
     return tmp_path
 
 
@@ -57,8 +59,16 @@ def test_the_import_contracts_hold() -> None:
         ("agent/domain/session.py", "import agent.persona.loader", "The domain imports nothing of ours but itself"),
         ("agent/domain/events.py", "import sqlalchemy", "The domain is free of frameworks"),
         ("agent/feedback/hints.py", "import chainlit", "Only the web edge imports Chainlit, Starlette or FastAPI"),
-        ("agent/evaluator/detector.py", "import agent.patient.guard", "The evaluator never imports the patient or the persona"),
-        ("agent/evaluator/judge.py", "import agent.conversation", "The evaluator never imports the patient or the persona"),
+        (
+            "agent/evaluator/detector.py",
+            "import agent.patient.guard",
+            "The evaluator never imports the patient or the persona",
+        ),
+        (
+            "agent/evaluator/judge.py",
+            "import agent.conversation",
+            "The evaluator never imports the patient or the persona",
+        ),
         ("agent/patient/engine.py", "import agent.evaluator.merge", "The patient never imports the evaluator"),
         ("agent/cli/main.py", "import agent.devtools.stub_llm", "The runtime never imports agent.devtools"),
     ],
@@ -102,5 +112,7 @@ def test_no_module_is_over_the_size_limit() -> None:
 
 
 def test_the_devtools_stay_out_of_the_wheel() -> None:
-    find = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]["find"]
+    find = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"][
+        "find"
+    ]
     assert "agent.devtools" in find["exclude"] and "agent.devtools.*" in find["exclude"]

@@ -19,7 +19,7 @@ import pytest
 
 from agent.config import REPO_ROOT
 from agent.devtools.loadtest import Served, Visitor, running, serve_chainlit, serve_stub, stub_env
-from agent.i18n.ui_text import t
+from agent.i18n.catalog import t
 from agent.persona.loader import load_persona
 
 pytestmark = pytest.mark.e2e
@@ -120,7 +120,7 @@ async def test_faults_keep_every_turn_tell_the_learner_and_recover(app: App) -> 
         timing = await visitor.say(sent[-1], timeout_s=60)
         assert timing.reply_done is not None, f"{fault}: no recovery"
     await visitor.close()
-    assert t("patient_failed", "en", reason="x").split("(")[0] in _shown(visitor)
+    assert t("ui.patient_failed", "en", reason="x").split("(")[0] in _shown(visitor)
     kept = next(s for s in app.kept_sessions() if any(turn["text"] == sent[0] for turn in s["turns"]))
     learner = [turn["text"] for turn in kept["turns"] if turn["speaker"] == "clinician"]
     assert learner == sent  # no lost turn, even those the patient never answered

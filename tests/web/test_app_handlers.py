@@ -13,119 +13,53 @@ state carries a unique marker: it must be stored with the turn and appear in no 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import copy
 import json
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import chainlit as cl
 import chainlit.config
 import chainlit.data
 import pytest
-from chainlit.context import ChainlitContext, context_var
-from chainlit.session import WebsocketSession
 from chainlit.socket import persist_user_session, resume_thread
 from chainlit.user import PersistedUser, User
-from chainlit.user_session import user_sessions
-from langchain_core.messages import BaseMessage, SystemMessage
-from openai_support import network_guard
+from langchain_core.messages import BaseMessage
 
-from agent.config import Settings
-from agent.conversation import Conversation
 from agent.domain.events import AllianceEvent
 from agent.domain.session import PublicTurn, Session, Turn
 from agent.domain.taxonomy import EventKind, RuptureType, Speaker
 from agent.evaluator.base import Evaluator
 from agent.feedback.monitor import CoachingLevel
-from agent.i18n.ui_text import t
-from agent.llm.backends import ChatBackend
+from agent.i18n.catalog import t
 from agent.persona.loader import load_persona
 from agent.storage.sessions import CHAINLIT_TABLES, SESSIONS_TABLE
-from agent.web.datalayer import AllianceDataLayer
-
-__all__ = ["network_guard"]  # fixture, used by name
+from tests.support.chainlit_harness import (
+    LEARNER,
+    MARKER,
+    PROFILE,
+    REPLY,
+    FakeSocket,
+    Harness,
+    browser_tab,
+    close_data_layer,
+    data_layer,
+    drain,
+)
 
 pytestmark = [
-    pytest.mark.usefixtures("network_guard"),
     # Chainlit's WebsocketSession runs the async chat_profiles hook with run_until_complete, which
     # cannot work inside a running loop (the real socket server hits the same): it falls back to
     # the global config and leaves this warning.
     pytest.mark.filterwarnings("ignore:coroutine 'chat_profiles' was never awaited:RuntimeWarning"),
 ]
 
-MARKER = "ZQX-hidden-7c41e9"
-REPLY = "Bonjour. J'ai encore mal à la tête presque tous les jours, surtout devant un écran, et je dors mal."
-PROFILE = "bertrand.fr"
-LEARNER = "Bonjour Madame Bertrand, comment allez-vous depuis votre chute ?"
-
-
-def marker_responder(messages: Sequence[BaseMessage]) -> str:
-    """A well-formed patient turn whose every free-text hidden field carries the marker."""
-    assert isinstance(messages[0], SystemMessage)
-    hidden = {
-        "inner_monologue": f"Je pense en secret {MARKER} : surtout ne pas le dire au médecin.",
-        "emotions": ["anxiety", "shame"],
-        "alliance": {"goals": 3, "tasks": 3, "bond": 4},
-        "intended_move": "withdrawal",
-        "move_subtype": f"subtype-{MARKER}",
-    }
-    return json.dumps({"hidden": hidden, "reply": REPLY}, ensure_ascii=False)
-
 
 def broken_responder(messages: Sequence[BaseMessage]) -> str:
     """Output cut short after the hidden state: never parses, never has a reply."""
     return '{"hidden": {"inner_monologue": "' + MARKER + ' je ne dirai rien", "emotions": ["anxi'
-
-
-@dataclass
-class FakeSocket:
-    """Stands in for the socket.io connection: keeps every event the server emits."""
-
-    events: list[tuple[str, Any]] = field(default_factory=list)
-
-    async def emit(self, event: str, data: Any) -> None:
-        self.events.append((event, copy.deepcopy(data)))
-
-    async def emit_call(self, event: str, data: Any, timeout: int | None = None) -> None:
-        self.events.append((event, copy.deepcopy(data)))
-
-    def of(self, name: str) -> list[Any]:
-        return [data for event, data in self.events if event == name]
-
-    def dump(self) -> str:
-        return json.dumps(self.events, ensure_ascii=False, default=str)
-
-
-@dataclass
-class Harness:
-    app: ModuleType
-    socket: FakeSocket
-    files_dir: Path
-    backends: list[ChatBackend]
-    db_path: Path
-
-    def served_files(self) -> str:
-        return "".join(
-            p.read_text(encoding="utf-8", errors="replace") for p in self.files_dir.rglob("*") if p.is_file()
-        )
-
-    def everything_sent(self) -> str:
-        return self.socket.dump() + self.served_files()
-
-    def monitors(self) -> list[dict[str, Any]]:
-        """Props of each AllianceMonitor put in the sidebar, in order."""
-        found = []
-        for payload in self.socket.of("set_sidebar_elements"):
-            for element in payload["elements"]:
-                if element["name"] == "AllianceMonitor":
-                    found.append(element)
-        return found
 
 
 class FixedEvaluator(Evaluator):
@@ -149,84 +83,6 @@ class FixedEvaluator(Evaluator):
         ]
 
 
-@pytest.fixture
-async def harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[Harness]:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_VERSION", "DATABASE_URL", "LITERAL_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ALLIANCE_LLM", "fake")
-    # Sessions are kept in a SQLite file of this test; the login secret is given (none is written).
-    monkeypatch.setenv("ALLIANCE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "test-secret-" + "h" * 48)
-    import agent.llm.backends
-    import agent.web.app as app
-
-    monkeypatch.setattr(app, "settings", Settings(_env_file=None))  # type: ignore[call-arg]
-    monkeypatch.setattr(app, "_backend", None)
-    # Chainlit builds its data layer once per process: a fresh one (on this test's file) per test.
-    monkeypatch.setattr(chainlit.data, "_data_layer", None)
-    monkeypatch.setattr(chainlit.data, "_data_layer_initialized", False)
-    backends: list[ChatBackend] = []
-    real_build = agent.llm.backends.build_backend
-
-    def build(settings: Settings, spec: str | None = None) -> ChatBackend:
-        backend = real_build(settings, spec)  # ALLIANCE_LLM=fake: the scripted model
-        backend.model.responder = marker_responder  # type: ignore[attr-defined]
-        backends.append(backend)
-        return backend
-
-    monkeypatch.setattr(app, "build_backend", build)
-    files_dir = tmp_path / "files"
-    files_dir.mkdir()
-    monkeypatch.setattr(chainlit.config, "FILES_DIRECTORY", files_dir)
-    yield Harness(app, FakeSocket(), files_dir, backends, tmp_path / "data" / "alliance.db")
-    await _close_data_layer()
-
-
-async def _close_data_layer() -> None:
-    layer = chainlit.data._data_layer
-    if isinstance(layer, AllianceDataLayer):
-        await layer.engine.dispose()
-
-
-@contextlib.asynccontextmanager
-async def browser_tab(
-    socket: FakeSocket,
-    profile: str = PROFILE,
-    language: str = "fr-CA",
-    user: PersistedUser | None = None,
-    thread_id: str | None = None,
-) -> AsyncIterator[Any]:
-    """What Chainlit's socket server sets up for a connected tab, minus the socket.
-
-    With a thread id, the tab asks to resume that thread (as a browser does from the history).
-    """
-    session = WebsocketSession(
-        id=str(uuid.uuid4()),
-        socket_id=str(uuid.uuid4()),
-        emit=socket.emit,  # type: ignore[arg-type]
-        emit_call=socket.emit_call,
-        user_env={},
-        client_type="webapp",
-        environ={"HTTP_ACCEPT_LANGUAGE": language},
-        chat_profile=profile,
-        user=user,
-        thread_id=thread_id,
-    )
-    token = context_var.set(ChainlitContext(session))
-    try:
-        yield session
-    finally:
-        context_var.reset(token)
-        user_sessions.pop(session.id, None)
-        await session.delete()
-
-
-async def _drain() -> Conversation:
-    conversation: Conversation = cl.user_session.get("conversation")
-    await conversation.drain(timeout=30)
-    return conversation
-
-
 def _streamed_text(socket: FakeSocket, message_id: str) -> str:
     """The text a browser assembled from stream_start and the stream_token events of one message."""
     start = [s for s in socket.of("stream_start") if s["id"] == message_id]
@@ -245,7 +101,7 @@ async def test_reply_streams_monitor_is_set_and_hidden_state_is_never_emitted(
             await app.settings_update({"level": level.value})
         before = len(socket.events)
         await app.on_message(cl.Message(content=LEARNER, author="User", type="user_message"))
-        conversation = await _drain()
+        conversation = await drain()
         if level is CoachingLevel.coach:
             await app.on_hint(cl.Action(name="hint", payload={}))
 
@@ -297,12 +153,12 @@ async def test_exam_level_sends_a_monitor_with_no_turns(harness: Harness, monkey
     async with browser_tab(socket):
         await app.start()
         await app.on_message(cl.Message(content=LEARNER, author="User", type="user_message"))
-        await _drain()
+        await drain()
         learner_view = harness.monitors()[-1]["props"]
         await app.settings_update({"level": CoachingLevel.exam.value})
         after_switch = harness.monitors()[-1]["props"]
         await app.on_message(cl.Message(content="Trois mois, c'est non.", author="User", type="user_message"))
-        conversation = await _drain()
+        conversation = await drain()
 
     # At learner level the same events do show (the exam view hides something real).
     assert learner_view["level"] == "learner"
@@ -326,7 +182,7 @@ async def test_a_turn_the_model_cannot_form_emits_an_error_message_and_still_no_
         await app.start()
         harness.backends[0].model.responder = broken_responder  # type: ignore[attr-defined]
         await app.on_message(cl.Message(content=LEARNER, author="User", type="user_message"))
-        conversation = await _drain()
+        conversation = await drain()
 
     assert [t.speaker for t in conversation.session.turns] == [Speaker.clinician]  # the learner's words kept
     errors = [m for m in socket.of("new_message") if m["name"] == "Alliance" and "n'a pas pu répondre" in m["output"]]
@@ -364,14 +220,8 @@ async def _say(text: str) -> None:
     }
     message = await cl.context.emitter.process_message(payload)
     await app.on_message(message)
-    await _drain()
+    await drain()
     await _settle()
-
-
-async def _layer() -> AllianceDataLayer:
-    layer = chainlit.data.get_data_layer()
-    assert isinstance(layer, AllianceDataLayer)
-    return layer
 
 
 def _chainlit_cells_with(db_path: Path, needle: str) -> list[str]:
@@ -396,7 +246,7 @@ async def test_every_turn_survives_a_restart_and_the_conversation_resumes_where_
 ) -> None:
     app, socket = harness.app, harness.socket
     monkeypatch.setattr(app, "build_evaluator", lambda kind, settings: FixedEvaluator())
-    alice = await (await _layer()).create_user(User(identifier="alice"))
+    alice = await (await data_layer()).create_user(User(identifier="alice"))
     assert isinstance(alice, PersistedUser)
 
     async with browser_tab(socket, user=alice) as tab:
@@ -420,7 +270,7 @@ async def test_every_turn_survives_a_restart_and_the_conversation_resumes_where_
     assert _chainlit_cells_with(harness.db_path, REPLY), "the scan does cover what Chainlit keeps"
 
     # The server restarts: a new process would have a new data layer, backend and socket session.
-    await _close_data_layer()
+    await close_data_layer()
     monkeypatch.setattr(chainlit.data, "_data_layer", None)
     monkeypatch.setattr(chainlit.data, "_data_layer_initialized", False)
     monkeypatch.setattr(app, "_backend", None)
@@ -457,7 +307,7 @@ async def test_the_learners_words_are_kept_before_the_patient_is_asked(harness: 
         seen_by_the_patient.append([t.text for t in _kept_turns(harness.db_path)])  # what is on disk now
         raise RuntimeError("the server dies here")
 
-    alice = await (await _layer()).create_user(User(identifier="alice"))
+    alice = await (await data_layer()).create_user(User(identifier="alice"))
     assert isinstance(alice, PersistedUser)
     async with browser_tab(socket, user=alice):
         await app.start()
@@ -470,7 +320,7 @@ async def test_the_learners_words_are_kept_before_the_patient_is_asked(harness: 
 
 async def test_a_resumed_visit_whose_last_message_had_no_answer_says_so(harness: Harness) -> None:
     app, socket = harness.app, harness.socket
-    alice = await (await _layer()).create_user(User(identifier="alice"))
+    alice = await (await data_layer()).create_user(User(identifier="alice"))
     assert isinstance(alice, PersistedUser)
     async with browser_tab(socket, user=alice) as tab:
         thread_id = tab.thread_id
@@ -486,7 +336,7 @@ async def test_a_resumed_visit_whose_last_message_had_no_answer_says_so(harness:
 
 async def test_resuming_a_thread_with_no_kept_session_says_it_cannot_go_on(harness: Harness) -> None:
     app, socket = harness.app, harness.socket
-    layer = await _layer()
+    layer = await data_layer()
     alice = await layer.create_user(User(identifier="alice"))
     assert isinstance(alice, PersistedUser)
     thread_id = str(uuid.uuid4())
@@ -496,7 +346,7 @@ async def test_resuming_a_thread_with_no_kept_session_says_it_cannot_go_on(harne
         assert thread is not None
         await app.resume(thread)
         assert cl.user_session.get("conversation") is None
-    assert [m["output"] for m in socket.of("new_message")] == [t("resume_missing", "fr")]
+    assert [m["output"] for m in socket.of("new_message")] == [t("ui.resume_missing", "fr")]
 
 
 @pytest.mark.parametrize("local", [True, False])
@@ -508,14 +358,14 @@ async def test_local_mode_is_announced_at_chat_start(
         await harness.app.start()
     brief = [m["output"] for m in harness.socket.of("new_message") if m["output"].startswith("### Case brief")]
     assert len(brief) == 1
-    assert (t("local_mode", "en") in brief[0]) is local
+    assert (t("ui.local_mode", "en") in brief[0]) is local
 
 
 async def test_a_database_that_fails_is_reported_once_and_the_visit_goes_on(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, socket = harness.app, harness.socket
-    layer = await _layer()
+    layer = await data_layer()
     alice = await layer.create_user(User(identifier="alice"))
     assert isinstance(alice, PersistedUser)
 
@@ -529,5 +379,5 @@ async def test_a_database_that_fails_is_reported_once_and_the_visit_goes_on(
         await _say("Et ensuite ?")
         conversation = cl.user_session.get("conversation")
     assert len(conversation.session.turns) == 4  # the patient answered both times
-    warnings = [m for m in socket.of("new_message") if m["output"] == t("not_saved", "fr")]
+    warnings = [m for m in socket.of("new_message") if m["output"] == t("ui.not_saved", "fr")]
     assert len(warnings) == 1

@@ -13,17 +13,14 @@ import chainlit.data
 import pytest
 from chainlit.chat_context import chat_context
 from chainlit.user import User
-from test_app_handlers import LEARNER, MARKER, Harness, _drain, _layer, browser_tab, harness
-from test_auth import Web, app_module, make_session, web
-from test_storage import make_session as make_rich_session
 
 from agent.domain.events import AllianceEvent
 from agent.domain.taxonomy import EventKind, RuptureType, Speaker
 from agent.domain.visit import VisitState
-from agent.i18n.debrief_text import t as debrief_t
-from agent.i18n.ui_text import t
-
-__all__ = ["app_module", "harness", "web"]  # fixtures, used by name
+from agent.i18n.catalog import t
+from tests.support.chainlit_harness import LEARNER, MARKER, Harness, browser_tab, data_layer, drain
+from tests.support.storage import make_rich_session
+from tests.support.web_client import Web, make_session
 
 pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'chat_profiles' was never awaited:RuntimeWarning")
 
@@ -47,13 +44,13 @@ async def test_end_the_visit_shows_the_debrief_with_its_plot_and_reveals_the_tho
         await app.start()
         await app.on_message(_user_message(LEARNER))
         await app.on_message(_user_message(SECOND))
-        await _drain()
+        await drain()
         before_end = socket.dump()
         await app.on_end_visit(cl.Action(name="end_visit", payload={}))
         await app.on_message(_user_message("Encore une chose ?"))
 
     assert MARKER not in before_end  # hidden during the visit
-    debriefs = [m for m in socket.of("new_message") if m["output"].startswith(f"**{t('debrief_intro', 'fr')}")]
+    debriefs = [m for m in socket.of("new_message") if m["output"].startswith(f"**{t('ui.debrief_intro', 'fr')}")]
     assert len(debriefs) == 1
     text = debriefs[0]["output"]
     assert MARKER in text  # the patient's thought, revealed now
@@ -62,25 +59,25 @@ async def test_end_the_visit_shows_the_debrief_with_its_plot_and_reveals_the_tho
     plots = [e for e in socket.of("element") if e.get("type") == "plotly"]
     assert len(plots) == 1 and plots[0]["forId"] == debriefs[0]["id"] and plots[0]["display"] == "inline"
     # After the end, a new message is not sent to the patient.
-    assert any(m["output"] == t("visit_over", "fr") for m in socket.of("new_message"))
+    assert any(m["output"] == t("ui.visit_over", "fr") for m in socket.of("new_message"))
 
 
 async def test_try_again_from_here_branches_keeps_the_first_version_and_the_debrief_compares(
     harness: Harness,
 ) -> None:
     app, socket = harness.app, harness.socket
-    alice = await (await _layer()).create_user(User(identifier="alice"))
+    alice = await (await data_layer()).create_user(User(identifier="alice"))
     async with browser_tab(socket, user=alice):
         await app.start()
         first_id = str(uuid.uuid4())
         await app.on_message(_user_message(LEARNER, first_id))
         second_id = str(uuid.uuid4())
         await app.on_message(_user_message(SECOND, second_id))
-        original = (await _drain()).session
+        original = (await drain()).session
         await app.on_retry(cl.Action(name="retry_here", payload={"message": second_id}))
         branched = cl.user_session.get("conversation").session
         await app.on_message(_user_message(RETRY))
-        await _drain()
+        await drain()
         await app.on_end_visit(cl.Action(name="end_visit", payload={}))
         store = app._store()
         stored = await store.read(cl.context.session.thread_id, app._requester())
@@ -90,16 +87,16 @@ async def test_try_again_from_here_branches_keeps_the_first_version_and_the_debr
     # The learner's second message and what followed left the screen.
     removed = {r["id"] for r in socket.of("delete_message")}
     assert second_id in removed and first_id not in removed
-    assert any(m["output"] == t("retry_done", "fr", turn="2") for m in socket.of("new_message"))
+    assert any(m["output"] == t("ui.retry_done", "fr", turn="2") for m in socket.of("new_message"))
     # Kept: the new branch as the session, the first version among the branches.
     assert stored is not None
     assert [t.text for t in stored.session.turns if t.speaker is Speaker.clinician] == [LEARNER, RETRY]
     assert [b.id for b in stored.view.branches] == [original.id]
     assert SECOND in [t.text for t in stored.view.branches[0].turns]
     debrief = next(
-        m["output"] for m in socket.of("new_message") if m["output"].startswith(f"**{t('debrief_intro', 'fr')}")
+        m["output"] for m in socket.of("new_message") if m["output"].startswith(f"**{t('ui.debrief_intro', 'fr')}")
     )
-    assert debrief_t("comparison", "fr") in debrief
+    assert t("debrief.comparison", "fr") in debrief
 
 
 async def test_editing_an_earlier_message_branches_from_that_turn(harness: Harness) -> None:
@@ -109,10 +106,10 @@ async def test_editing_an_earlier_message_branches_from_that_turn(harness: Harne
         first_id = str(uuid.uuid4())
         await app.on_message(_user_message(LEARNER, first_id))
         await app.on_message(_user_message(SECOND))
-        original = (await _drain()).session
+        original = (await drain()).session
         # Chainlit's edit_message: the same message id, new words, the later messages removed.
         await app.on_message(_user_message("Bonjour madame, prenez le temps de m'expliquer.", first_id))
-        conversation = await _drain()
+        conversation = await drain()
 
     assert conversation.session.parent_id == original.id and conversation.session.branch_turn == 0
     texts = [t.text for t in conversation.session.turns]
@@ -214,16 +211,17 @@ async def test_new_and_broken_persona_files_show_up_without_a_restart(
     assert [p.name for p in await app.chat_profiles(None)] == ["bertrand.fr", "dupont.fr"]
     async with browser_tab(socket, profile="dupont.fr"):
         await app.start()
-    listing = next(m["output"] for m in socket.of("new_message") if t("broken_personas", "fr") in m["output"])
+    listing = next(m["output"] for m in socket.of("new_message") if t("ui.broken_personas", "fr") in m["output"])
     assert "broken.fr.yaml:3: YAML syntax" in listing
 
 
 async def test_editing_a_message_after_a_restart_still_branches(harness: Harness) -> None:
     from chainlit.socket import persist_user_session, resume_thread
-    from test_app_handlers import FakeSocket, _close_data_layer
+
+    from tests.support.chainlit_harness import FakeSocket, close_data_layer
 
     app, socket = harness.app, harness.socket
-    alice = await (await _layer()).create_user(User(identifier="alice"))
+    alice = await (await data_layer()).create_user(User(identifier="alice"))
     first_id = str(uuid.uuid4())
     async with browser_tab(socket, user=alice) as tab:
         thread_id = tab.thread_id
@@ -241,10 +239,10 @@ async def test_editing_a_message_after_a_restart_still_branches(harness: Harness
             }
             payload["message"]["threadId"] = thread_id
             await app.on_message(await cl.context.emitter.process_message(payload))
-        original = (await _drain()).session
+        original = (await drain()).session
         await persist_user_session(thread_id, tab.to_persistable())
 
-    await _close_data_layer()  # a new server process: nothing in memory survives
+    await close_data_layer()  # a new server process: nothing in memory survives
     chainlit.data._data_layer = None
     chainlit.data._data_layer_initialized = False
     async with browser_tab(FakeSocket(), user=alice, thread_id=thread_id) as tab:
@@ -252,7 +250,7 @@ async def test_editing_a_message_after_a_restart_still_branches(harness: Harness
         assert thread is not None
         await app.resume(thread)
         await app.on_message(_user_message("Bonjour madame, je vous écoute.", first_id))
-        conversation = await _drain()
+        conversation = await drain()
 
     assert conversation.session.parent_id == original.id and conversation.session.branch_turn == 0
     assert conversation.session.turns[0].text == "Bonjour madame, je vous écoute."
@@ -264,7 +262,7 @@ async def test_try_again_trusts_only_the_server_s_own_record_of_the_message(harn
         await app.start()
         await app.on_message(_user_message(LEARNER))
         await app.on_message(_user_message(SECOND))
-        before = (await _drain()).session
+        before = (await drain()).session
         # A forged or stale payload: an unknown message id, or a turn of the client's choosing.
         await app.on_retry(cl.Action(name="retry_here", payload={"message": str(uuid.uuid4()), "turn": 1}))
         await app.on_retry(cl.Action(name="retry_here", payload={"turn": 0}))
@@ -281,10 +279,10 @@ async def test_late_monitor_results_of_a_branch_left_behind_change_nothing(harne
         await app.start()
         first_id = str(uuid.uuid4())
         await app.on_message(_user_message(LEARNER, first_id))
-        old = (await _drain()).session
+        old = (await drain()).session
         old_sink = app._events_sink(old)
         await app.on_message(_user_message("Bonjour, reprenons.", first_id))  # edited: a new branch
-        await _drain()
+        await drain()
         monitors_before = len(socket.of("set_sidebar_elements"))
         await old_sink(0, None)  # the old branch's evaluator fails late on turn 0
         visit = cl.user_session.get("visit")

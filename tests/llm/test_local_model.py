@@ -38,7 +38,7 @@ WHOLE = b"".join(PARTS)
 WHOLE_SHA256 = hashlib.sha256(WHOLE).hexdigest()
 
 # Read at import time, before any autouse fixture scrubs the environment.
-_REPO_ROOT = Path(__file__).resolve().parents[1]
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 _CACHE_DIR = Path(os.environ.get("ALLIANCE_CACHE_DIR") or _REPO_ROOT / ".data")
 
 

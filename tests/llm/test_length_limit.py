@@ -11,7 +11,7 @@ from agent.domain.session import Session
 from agent.patient.engine import PatientEngine
 from agent.persona.loader import load_persona
 
-PERSONA = Path(__file__).resolve().parent.parent / "personas" / "bertrand.en.yaml"
+PERSONA = Path(__file__).resolve().parents[2] / "personas" / "bertrand.en.yaml"
 
 
 def _length_error() -> openai.LengthFinishReasonError:

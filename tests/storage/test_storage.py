@@ -30,11 +30,9 @@ from chainlit.types import Pagination, ThreadFilter
 from chainlit.user import User
 from pydantic import SecretStr
 from sqlalchemy import inspect, text
-from storage_support import DATABASES, POSTGRES_URL, drop_tables
 
 from agent.config import Settings
-from agent.domain.session import AlliancePerception, HiddenState, Session
-from agent.domain.taxonomy import Emotion, Move
+from agent.domain.session import Session
 from agent.domain.visit import VisitState
 from agent.storage.access import AccessDenied, Requester, Role
 from agent.storage.sessions import (
@@ -50,8 +48,8 @@ from agent.storage.sessions import (
 )
 from agent.storage.users import Account, hash_password, write_users_file
 from agent.web.datalayer import AllianceDataLayer
+from tests.support.storage import DATABASES, KEPT_MARKER, POSTGRES_URL, drop_tables, make_rich_session
 
-MARKER = "QZV-secret-inner-3b8d"
 ALICE = Requester("alice", "learner")
 BOB = Requester("bob", "learner")
 PROF = Requester("prof", "faculty")
@@ -64,21 +62,6 @@ def sqlite_url(path: Path) -> str:
 def tables(path: Path) -> set[str]:
     with sqlite3.connect(path) as conn:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def make_session(turns: int = 2, marker: str = MARKER) -> Session:
-    session = Session(persona_id="bertrand.fr", language="fr", llm="fake")
-    for n in range(turns):
-        session.add_learner_turn(f"Bonjour, question {n} ?")
-        hidden = HiddenState(
-            inner_monologue=f"Pensée secrète {n} {marker}",
-            emotions=[Emotion.anxiety, Emotion.shame],
-            alliance=AlliancePerception(goals=3, tasks=2, bond=4),
-            intended_move=Move.withdrawal,
-            move_subtype=f"sub-{marker}",
-        )
-        session.add_patient_turn(f"Réponse {n}.", hidden)
-    return session
 
 
 def http_context() -> None:
@@ -183,7 +166,7 @@ async def test_schema_is_created_on_a_fresh_file_owner_only_and_creating_it_agai
         await create_schema(engine)
         assert tables(path) == {*CHAINLIT_TABLES, SESSIONS_TABLE}
         store = SessionStore(engine)
-        await store.save(str(uuid.uuid4()), "alice", make_session())
+        await store.save(str(uuid.uuid4()), "alice", make_rich_session())
         await create_schema(engine)  # second start
         await create_schema(engine)
         assert tables(path) == {*CHAINLIT_TABLES, SESSIONS_TABLE}
@@ -278,27 +261,27 @@ async def test_session_round_trip_keeps_hidden_states_and_nothing_of_them_reache
     assert user is not None
     thread_id = str(uuid.uuid4())
     await layer.update_thread(thread_id, name="visit", user_id=user.id, metadata={"level": "coach"})
-    session = make_session(turns=3)
+    session = make_rich_session(turns=3)
     await layer.sessions.save(thread_id, "alice", session, VisitState(level="coach", unavailable=[2, 0]))
 
     stored = await layer.sessions.read(thread_id, ALICE)
     assert stored is not None and stored.owner == "alice"
     assert stored.session == session  # every field, hidden states included
     hidden = [t.hidden for t in stored.session.turns if t.hidden is not None]
-    assert len(hidden) == 3 and all(MARKER in h.inner_monologue for h in hidden)
+    assert len(hidden) == 3 and all(KEPT_MARKER in h.inner_monologue for h in hidden)
     assert stored.view == VisitState(level="coach", unavailable=[0, 2])
 
     # The scan looks at a database that does hold the secret, in our table only.
-    assert await cells_with(layer, [SESSIONS_TABLE], MARKER) == [f"{SESSIONS_TABLE}.session_json"]
-    assert await cells_with(layer, CHAINLIT_TABLES, MARKER) == []
+    assert await cells_with(layer, [SESSIONS_TABLE], KEPT_MARKER) == [f"{SESSIONS_TABLE}.session_json"]
+    assert await cells_with(layer, CHAINLIT_TABLES, KEPT_MARKER) == []
     assert await cells_with(layer, CHAINLIT_TABLES, "coach") == ["threads.metadata"]  # it does read them
     thread = await layer.get_thread(thread_id)
-    assert thread is not None and MARKER not in str(thread)
+    assert thread is not None and KEPT_MARKER not in str(thread)
 
 
 async def test_reads_go_through_the_access_rule(layer: AllianceDataLayer) -> None:
     thread_id = str(uuid.uuid4())
-    await layer.sessions.save(thread_id, "alice", make_session())
+    await layer.sessions.save(thread_id, "alice", make_rich_session())
     assert await layer.sessions.read(thread_id, ALICE) is not None
     assert await layer.sessions.read(thread_id, PROF) is not None  # faculty review any session
     with pytest.raises(AccessDenied):
@@ -308,17 +291,17 @@ async def test_reads_go_through_the_access_rule(layer: AllianceDataLayer) -> Non
 
 async def test_a_thread_kept_for_one_user_cannot_be_overwritten_by_another(layer: AllianceDataLayer) -> None:
     thread_id = str(uuid.uuid4())
-    original = make_session(turns=1)
+    original = make_rich_session(turns=1)
     await layer.sessions.save(thread_id, "alice", original)
     with pytest.raises(AccessDenied):
-        await layer.sessions.save(thread_id, "bob", make_session(turns=2, marker="bob"))
+        await layer.sessions.save(thread_id, "bob", make_rich_session(turns=2, marker="bob"))
     stored = await layer.sessions.read(thread_id, ALICE)
     assert stored is not None and stored.session == original and stored.owner == "alice"
 
 
 async def test_concurrent_saves_of_one_thread_end_with_the_latest_state(layer: AllianceDataLayer) -> None:
     thread_id = str(uuid.uuid4())
-    session = make_session(turns=0)
+    session = make_rich_session(turns=0)
 
     async def turn(n: int) -> None:
         session.add_learner_turn(f"tour {n}")
@@ -334,14 +317,14 @@ async def test_deleting_a_thread_deletes_its_kept_session(layer: AllianceDataLay
     assert user is not None
     thread_id = str(uuid.uuid4())
     await layer.update_thread(thread_id, name="visit", user_id=user.id)
-    await layer.sessions.save(thread_id, "alice", make_session())
+    await layer.sessions.save(thread_id, "alice", make_rich_session())
     await layer.delete_thread(thread_id)
     assert await layer.get_thread(thread_id) is None
     assert await layer.sessions.read(thread_id, ALICE) is None
 
 
 def test_with_learner_turn_is_the_next_state_and_leaves_the_session_alone() -> None:
-    session = make_session(turns=1)
+    session = make_rich_session(turns=1)
     pending = with_learner_turn(session, "Et le travail ?")
     assert len(session.turns) == 2
     assert [t.text for t in pending.turns[:2]] == [t.text for t in session.turns]
@@ -353,7 +336,7 @@ def test_with_learner_turn_is_the_next_state_and_leaves_the_session_alone() -> N
 # --------------------------------------------------------------------------- a real server, killed mid-session
 
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CHAINLIT = REPO / ".venv" / "bin" / "chainlit"
 FAKE_MONOLOGUE = "J'espère qu'il va m'écouter."  # the hidden state of agent.llm.fake's default patient
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PERSONAS_DIR
 from pydantic import ValidationError
 
 from agent.cli.main import main
@@ -21,6 +20,7 @@ from agent.persona.lint import lint_persona
 from agent.persona.loader import LoadedPersona, load_library, load_paths, load_persona
 from agent.persona.schema import REFERENCE_END, REFERENCE_START, SCHEMA_COMMENT, field_reference, schema_text
 from agent.persona.skeleton import skeleton
+from tests.support.fakes import PERSONAS_DIR
 
 DOC = PERSONAS_DIR.parent / "docs" / "authoring-personas.md"
 LOCATED = re.compile(r"^(?P<path>[^:]+\.ya?ml):(?P<line>\d+): ")

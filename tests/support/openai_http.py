@@ -9,9 +9,7 @@ Imported by the test modules, not a conftest: its fixtures are pulled in by name
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ import respx
 
 from agent.config import Settings
 
-RECORDED_DIR = Path(__file__).resolve().parent / "fixtures" / "recorded"
+RECORDED_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 PATIENT_RECORDING = "patient_turn.bertrand.fr"
 JUDGE_RECORDING = "judge.bertrand.fr"
 
@@ -234,65 +232,3 @@ def api() -> Iterator[respx.MockRouter]:
     """Every httpx request is answered by a route here, or fails (assert_all_mocked)."""
     with respx.mock(base_url=BASE_URL, assert_all_called=False, assert_all_mocked=True) as router:
         yield router
-
-
-class NetworkBlocked(OSError):
-    """Raised instead of any non-loopback connection or name lookup during a test."""
-
-
-@dataclass
-class NetworkGuard:
-    attempts: list[str]
-
-
-def _loopback(host: Any) -> bool:
-    if not isinstance(host, str):
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-@pytest.fixture
-def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
-    """Fail, and remember, any attempt to resolve or reach a host other than loopback.
-
-    Whatever path a request takes (httpx, which respx mocks, or httpx2 and raw sockets, which
-    it does not), it cannot leave the machine, and the test sees that it tried: on top of the
-    suite-wide guard of conftest.py, this one keeps a list, so a test can assert on it and its
-    teardown fails a test that tried without noticing.
-    """
-    guard = NetworkGuard([])
-    real_getaddrinfo = socket.getaddrinfo
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, bytes):
-            host = host.decode("idna")
-        if host is not None and not _loopback(host):
-            guard.attempts.append(f"getaddrinfo {host}")
-            raise NetworkBlocked(f"test tried to resolve {host}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def check(sock: socket.socket, address: Any) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
-            guard.attempts.append(f"connect {address[0]}")
-            raise NetworkBlocked(f"test tried to connect to {address[0]}")
-
-    def connect(self: socket.socket, address: Any) -> None:
-        check(self, address)
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        check(self, address)
-        return real_connect_ex(self, address)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    yield guard
-    assert not guard.attempts, f"a test tried to reach the network: {guard.attempts}"

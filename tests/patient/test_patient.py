@@ -17,7 +17,7 @@ from agent.llm.backends import ChatBackend
 from agent.llm.prompts import render, render_string, template_text
 from agent.llm.structured import StructuredOutputError
 from agent.patient.engine import MAX_ATTEMPTS, PatientEngine
-from agent.patient.guard import FALLBACK_REPLY
+from agent.patient.guard import fallback_reply
 from agent.persona.loader import load_persona
 from agent.persona.model import Persona
 
@@ -162,7 +162,7 @@ async def test_a_leak_on_every_attempt_falls_back_to_a_safe_line(
     tokens = TokenRecorder()
     result = await engine.respond(new_session(persona_fr), tokens)
     assert result.guard.action == "fallback"
-    assert result.output.reply == FALLBACK_REPLY["fr"]
+    assert result.output.reply == fallback_reply("fr")
     assert result.attempts == MAX_ATTEMPTS == len(backend.model.calls)  # type: ignore[attr-defined]
     assert MARKER not in tokens.text and "monologue" not in tokens.text
 

@@ -12,13 +12,13 @@ import io
 import json
 from pathlib import Path
 
-from conftest import PERSONAS_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.cli.main import build_parser, main
 from agent.persona.loader import PersonaLoadError, parse_persona
 from agent.persona.model import Persona
+from tests.support.fakes import PERSONAS_DIR
 
 FUZZ = settings(
     max_examples=1000,

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PERSONAS_DIR
 
 from agent.cli.main import main
 from agent.eval import probes as probes_module
 from agent.eval.probes import Probe
 from agent.persona.loader import load_paths, load_persona
+from tests.support.fakes import PERSONAS_DIR
 
 DOC = PERSONAS_DIR.parent / "docs" / "authoring-personas.md"
 FENCE = re.compile(r"```(\w+)\n(.*?)```", re.S)

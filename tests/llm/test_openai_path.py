@@ -20,27 +20,6 @@ import openai
 import pytest
 import respx
 from langchain_openai import ChatOpenAI
-from openai_support import (
-    API_KEY,
-    BASE_URL,
-    COMPLETIONS,
-    JUDGE_RECORDING,
-    PATIENT_RECORDING,
-    NetworkGuard,
-    api,
-    error_response,
-    load_recording,
-    network_guard,
-    openai_env,
-    openai_settings,
-    request_json,
-    schema_shape,
-    sse_data,
-    sse_response,
-    structured_mode_of,
-    structured_name_of,
-    synthetic_tool_call_sse,
-)
 from tenacity import wait_none
 
 import agent.llm.backends
@@ -54,10 +33,23 @@ from agent.llm.backends import ChatBackend, build_backend, describe_failure
 from agent.llm.structured import strict_json_schema
 from agent.persona.loader import load_persona
 from agent.persona.model import Persona
-
-__all__ = ["api", "network_guard", "openai_env", "openai_settings"]  # fixtures, used by name
-
-pytestmark = pytest.mark.usefixtures("network_guard")
+from tests.support.network import NetworkGuard
+from tests.support.openai_http import (
+    API_KEY,
+    BASE_URL,
+    COMPLETIONS,
+    JUDGE_RECORDING,
+    PATIENT_RECORDING,
+    error_response,
+    load_recording,
+    request_json,
+    schema_shape,
+    sse_data,
+    sse_response,
+    structured_mode_of,
+    structured_name_of,
+    synthetic_tool_call_sse,
+)
 
 PATIENT = load_recording(PATIENT_RECORDING)
 JUDGE = load_recording(JUDGE_RECORDING)
@@ -162,7 +154,7 @@ async def test_control_the_sdk_default_client_would_escape_respx(
     route = api.post(COMPLETIONS).mock(side_effect=lambda request: PATIENT.response())
     bare = ChatOpenAI(model="m", api_key=API_KEY, base_url=BASE_URL, max_retries=0)  # type: ignore[arg-type]
 
-    with pytest.raises((openai.APIConnectionError, RuntimeError)):  # RuntimeError: conftest's own guard
+    with pytest.raises((openai.APIConnectionError, RuntimeError)):  # RuntimeError: the network guard
         await bare.ainvoke("hello")
 
     assert not route.called

@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from conftest import PERSONAS_DIR
 
 from agent.config import Settings
 from agent.conversation import Conversation
@@ -26,6 +25,7 @@ from agent.domain.taxonomy import Speaker
 from agent.evaluator.judge import Judge
 from agent.llm.backends import build_backend
 from agent.persona.loader import load_persona
+from tests.support.fakes import PERSONAS_DIR
 
 
 class RunningStub:

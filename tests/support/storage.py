@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from agent.storage.sessions import SESSIONS_TABLE, make_engine
+from agent.domain.session import AlliancePerception, HiddenState, Session
+from agent.domain.taxonomy import Emotion, Move
+from agent.storage.sessions import (
+    SESSIONS_TABLE,
+    make_engine,
+)
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 
@@ -31,3 +36,21 @@ async def drop_tables(url: str) -> None:
                 await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     finally:
         await engine.dispose()
+
+
+KEPT_MARKER = "QZV-secret-inner-3b8d"
+
+
+def make_rich_session(turns: int = 2, marker: str = KEPT_MARKER) -> Session:
+    session = Session(persona_id="bertrand.fr", language="fr", llm="fake")
+    for n in range(turns):
+        session.add_learner_turn(f"Bonjour, question {n} ?")
+        hidden = HiddenState(
+            inner_monologue=f"Pensée secrète {n} {marker}",
+            emotions=[Emotion.anxiety, Emotion.shame],
+            alliance=AlliancePerception(goals=3, tasks=2, bond=4),
+            intended_move=Move.withdrawal,
+            move_subtype=f"sub-{marker}",
+        )
+        session.add_patient_turn(f"Réponse {n}.", hidden)
+    return session

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests, loaded as a pytest plugin (tests/conftest.py): no test module imports another."""
