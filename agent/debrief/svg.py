@@ -1,11 +1,15 @@
-"""The debrief's alliance timeline as an inline SVG chart: every text escaped."""
+"""The debrief's alliance timeline as an inline SVG chart: every text escaped.
+
+Geometry and words are computed here; the markup is `templates/timeline.svg.j2` (autoescaped).
+"""
 
 from __future__ import annotations
 
-import html
-from typing import TYPE_CHECKING
+from typing import Any
 
 from agent.debrief.model import Debrief, TimelinePoint
+from agent.debrief.rendering import render
+from agent.debrief.wording import COMPONENT_STYLE, GLYPH_COLOUR, _event_line, quoted
 from agent.domain.taxonomy import (
     COMPONENTS,
     EVENT_KINDS,
@@ -14,12 +18,6 @@ from agent.domain.taxonomy import (
     Speaker,
 )
 from agent.i18n.catalog import t
-
-if TYPE_CHECKING:
-    pass  # type: ignore[import-untyped]
-from agent.debrief.wording import COMPONENT_STYLE, GLYPH_COLOUR, _event_line, quoted
-
-# --------------------------------------------------------------------------- SVG
 
 _W, _H = 760, 392
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 24, 44, 270  # plot area edges
@@ -47,11 +45,7 @@ def _mean_at(points: list[TimelinePoint], turn: int) -> float:
     return a.mean + (b.mean - a.mean) * (turn - a.order) / span if span else a.mean
 
 
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _glyph(kind: EventKind, x: float, y: float, filled: bool, tip: str = "") -> str:
+def _glyph(kind: EventKind, x: float, y: float, filled: bool, tip: str = "") -> dict[str, Any]:
     """One event glyph: a down triangle (rupture), a diamond (repair), a cross (missed repair)."""
     colour = GLYPH_COLOUR[kind]
     if kind is EventKind.rupture_marker:
@@ -61,11 +55,14 @@ def _glyph(kind: EventKind, x: float, y: float, filled: bool, tip: str = "") -> 
     else:
         d = f"M{x - 6:.1f},{y - 6:.1f} L{x + 6:.1f},{y + 6:.1f} M{x + 6:.1f},{y - 6:.1f} L{x - 6:.1f},{y + 6:.1f}"
     if kind is EventKind.missed_repair:
-        paint = f'fill="none" stroke="{colour}" stroke-width="{2.5 if filled else 1.5}"'
+        fill, width = "none", 2.5 if filled else 1.5
     else:
-        paint = f'fill="{colour if filled else "#ffffff"}" stroke="{colour}" stroke-width="2"'
-    inner = f"<title>{_esc(tip)}</title>" if tip else ""
-    return f'<path class="{kind.value}" d="{d}" {paint}>{inner}</path>'
+        fill, width = colour if filled else "#ffffff", 2
+    return {"kind": kind.value, "d": d, "fill": fill, "stroke": colour, "width": width, "tip": tip}
+
+
+def _f(value: float) -> str:
+    return f"{value:.1f}"
 
 
 def timeline_svg(debrief: Debrief, lang: Lang) -> str:
@@ -78,57 +75,28 @@ def timeline_svg(debrief: Debrief, lang: Lang) -> str:
     def sy(value: float) -> float:
         return _BOTTOM - (value - 1) / 6 * (_BOTTOM - _TOP)
 
-    title = t("debrief.timeline", lang) + (f" — {debrief.patient_name}" if debrief.patient_name else "")
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" '
-        f'role="img" aria-label="{_esc(title)}" font-family="sans-serif" font-size="12">',
-        f"<title>{_esc(title)}</title>",
-        f'<rect x="0" y="0" width="{_W}" height="{_H}" fill="#ffffff"/>',
-        f'<text x="{_W / 2:.0f}" y="22" text-anchor="middle" font-size="15" font-weight="bold">{_esc(title)}</text>',
-    ]
-    for value in range(1, 8):  # y grid and ticks
-        y = sy(value)
-        parts.append(f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{_W - _RIGHT}" y2="{y:.1f}" stroke="#e5e5e5"/>')
-        parts.append(f'<text x="{_LEFT - 8}" y="{y + 4:.1f}" text-anchor="end">{value}</text>')
     step = max(1, (x_max - x_min) // 20 + 1)
-    for turn in range(x_min, x_max + 1, step):  # x ticks
-        x = sx(turn)
-        parts.append(f'<line x1="{x:.1f}" y1="{_BOTTOM}" x2="{x:.1f}" y2="{_BOTTOM + 5}" stroke="#333333"/>')
-        parts.append(f'<text x="{x:.1f}" y="{_BOTTOM + 18}" text-anchor="middle">{turn}</text>')
-    parts += [
-        f'<line x1="{_LEFT}" y1="{_BOTTOM}" x2="{_W - _RIGHT}" y2="{_BOTTOM}" stroke="#333333"/>',
-        f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{_BOTTOM}" stroke="#333333"/>',
-        f'<text x="{(_LEFT + _W - _RIGHT) / 2:.0f}" y="{_BOTTOM + 36}" text-anchor="middle">{_esc(t("debrief.turn", lang))}</text>',
-        f'<text x="16" y="{(_TOP + _BOTTOM) / 2:.0f}" text-anchor="middle" '
-        f'transform="rotate(-90 16 {(_TOP + _BOTTOM) / 2:.0f})">{_esc(t("debrief.alliance_axis", lang))}</text>',
-    ]
     points = debrief.timeline
-    if not points:
-        parts.append(
-            f'<text x="{(_LEFT + _W - _RIGHT) / 2:.0f}" y="{(_TOP + _BOTTOM) / 2:.0f}" text-anchor="middle" '
-            f'fill="#777777">{_esc(t("debrief.no_points", lang))}</text>'
-        )
     comp = debrief.comparison
+    other_line = ""
     if comp is not None:  # the other branch's mean, from the shared start on
         other = ([comp.start] if comp.start else []) + comp.other.points
-        coords = " ".join(f"{sx(max(p.order, 0)):.1f},{sy(p.mean):.1f}" for p in other)
         if len(other) > 1:
-            parts.append(
-                f'<polyline points="{coords}" fill="none" stroke="#999999" stroke-width="2" stroke-dasharray="10 4"/>'
-            )
+            other_line = " ".join(f"{sx(max(p.order, 0)):.1f},{sy(p.mean):.1f}" for p in other)
+    series = []
     for component, (colour, dash) in COMPONENT_STYLE.items():
         coords = " ".join(f"{sx(max(p.order, 0)):.1f},{sy(getattr(p, component.value)):.1f}" for p in points)
-        dashing = f' stroke-dasharray="{dash}"' if dash else ""
-        if len(points) > 1:
-            parts.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"{dashing}/>')
-        for p in points:
-            tip = (
-                f"{t('debrief.turn', lang)} {p.turn}: {COMPONENTS[component].name(lang)} {getattr(p, component.value)}"
-            )
-            parts.append(
-                f'<circle cx="{sx(max(p.order, 0)):.1f}" cy="{sy(getattr(p, component.value)):.1f}" r="3" '
-                f'fill="{colour}"><title>{_esc(tip)}</title></circle>'
-            )
+        dots = [
+            {
+                "x": _f(sx(max(p.order, 0))),
+                "y": _f(sy(getattr(p, component.value))),
+                "tip": f"{t('debrief.turn', lang)} {p.turn}: {COMPONENTS[component].name(lang)} "
+                f"{getattr(p, component.value)}",
+            }
+            for p in points
+        ]
+        series.append({"colour": colour, "dash": dash, "line": coords if len(points) > 1 else "", "dots": dots})
+    glyphs = []
     stacked: dict[int, int] = {}
     for event in debrief.events:  # glyphs on the mean line, stacked upwards when several share a turn
         level = stacked.get(event.turn, 0)
@@ -137,29 +105,44 @@ def timeline_svg(debrief: Debrief, lang: Lang) -> str:
         tip = f"{t('debrief.turn', lang)} {event.turn} — {_event_line(event, lang, debrief.patient_name)}"
         if event.evidence:
             tip += " — " + quoted(" ".join(event.evidence.split()), lang)
-        parts.append(_glyph(event.kind, x, y, event.speaker is Speaker.patient, tip))
-    parts += _svg_legend(lang, comp is not None)
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+        glyphs.append(_glyph(event.kind, x, y, event.speaker is Speaker.patient, tip))
+    return render(
+        "timeline.svg.j2",
+        w=_W,
+        h=_H,
+        left=_LEFT,
+        right=_W - _RIGHT,
+        top=_TOP,
+        bottom=_BOTTOM,
+        mid_x=f"{(_LEFT + _W - _RIGHT) / 2:.0f}",
+        mid_y=f"{(_TOP + _BOTTOM) / 2:.0f}",
+        title=t("debrief.timeline", lang) + (f" — {debrief.patient_name}" if debrief.patient_name else ""),
+        text={
+            "turn": t("debrief.turn", lang),
+            "axis": t("debrief.alliance_axis", lang),
+            "no_points": t("debrief.no_points", lang),
+            "glyph_fill": t("debrief.glyph_fill", lang),
+        },
+        y_ticks=[{"y": _f(sy(v)), "label_y": _f(sy(v) + 4), "value": v} for v in range(1, 8)],
+        x_ticks=[{"x": _f(sx(turn)), "turn": turn} for turn in range(x_min, x_max + 1, step)],
+        has_points=bool(points),
+        other_line=other_line,
+        series=series,
+        glyphs=glyphs,
+        legend=_legend(lang, comp is not None),
+    )
 
 
-def _svg_legend(lang: Lang, with_other: bool) -> list[str]:
-    parts: list[str] = []
+def _legend(lang: Lang, with_other: bool) -> dict[str, Any]:
     y, x = _BOTTOM + 62, _LEFT
+    components = []
     for component, (colour, dash) in COMPONENT_STYLE.items():
-        dashing = f' stroke-dasharray="{dash}"' if dash else ""
-        parts.append(f'<line x1="{x}" y1="{y}" x2="{x + 28}" y2="{y}" stroke="{colour}" stroke-width="2"{dashing}/>')
-        parts.append(f'<text x="{x + 34}" y="{y + 4}">{_esc(COMPONENTS[component].name(lang))}</text>')
+        components.append({"x": x, "colour": colour, "dash": dash, "name": COMPONENTS[component].name(lang)})
         x += 130
-    if with_other:
-        parts.append(
-            f'<line x1="{x}" y1="{y}" x2="{x + 28}" y2="{y}" stroke="#999999" stroke-width="2" stroke-dasharray="10 4"/>'
-        )
-        parts.append(f'<text x="{x + 34}" y="{y + 4}">{_esc(t("debrief.other_mean", lang))}</text>')
-    y, x = y + 24, _LEFT
+    other = {"x": x, "name": t("debrief.other_mean", lang)} if with_other else None
+    kinds_y, x = y + 24, _LEFT
+    kinds = []
     for kind in EventKind:
-        parts.append(_glyph(kind, x + 8, y, True))
-        parts.append(f'<text x="{x + 22}" y="{y + 4}">{_esc(EVENT_KINDS[kind].name(lang))}</text>')
+        kinds.append({"x": x, "glyph": _glyph(kind, x + 8, kinds_y, True), "name": EVENT_KINDS[kind].name(lang)})
         x += 200
-    parts.append(f'<text x="{_LEFT}" y="{y + 24}" fill="#555555">{_esc(t("debrief.glyph_fill", lang))}</text>')
-    return parts
+    return {"y": y, "components": components, "other": other, "kinds": kinds, "kinds_y": kinds_y}

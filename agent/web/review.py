@@ -9,7 +9,6 @@ to those who may see the session, and the page itself is static (no script).
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Callable
 from typing import Literal
@@ -28,6 +27,7 @@ from agent.persona.loader import load_library
 from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import SessionStore, StoredSession
 from agent.web.datalayer import current_http_access
+from agent.web.pages import render
 
 StoreGetter = Callable[[], SessionStore | None]
 PREFIX = "/alliance"
@@ -55,35 +55,28 @@ def debrief_response(stored: StoredSession, settings: Settings, fmt: str, lang: 
     return HTMLResponse(to_html(debrief, lang))
 
 
-def _links(thread: str, lang: Lang) -> str:
-    e = html.escape
-    return (
-        f"<a href='{PREFIX}/debrief/{e(thread)}?lang={lang}'>HTML</a> · "
-        f"<a href='{PREFIX}/debrief/{e(thread)}?format=md&amp;lang={lang}'>Markdown</a> · "
-        f"<a href='{PREFIX}/debrief/{e(thread)}?format=json'>JSON</a>"
-    )
-
-
 def _review_page(rows: list[tuple[str, str, str, str, int, bool]], requester: Requester, lang: Lang) -> str:
-    e = html.escape
-    head = [t("ui.review_col_" + c, lang) for c in ("learner", "patient", "updated", "turns", "debrief")]
-    body = "".join(
-        f"<tr><td>{e(owner)}</td><td>{e(persona)}</td><td>{e(updated[:16].replace('T', ' '))}</td>"
-        f"<td>{turns}</td><td>{_links(thread, lang) if readable else e(t('ui.review_in_progress', lang))}</td></tr>"
-        for thread, owner, persona, updated, turns, readable in rows
-    )
-    empty = f"<p>{e(t('ui.review_empty', lang))}</p>" if not rows else ""
-    scope = t("ui.review_scope_faculty" if requester.role == "faculty" else "ui.review_scope_learner", lang)
-    return (
-        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
-        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        f"<title>{e(t('ui.review_title', lang))}</title><style>"
-        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
-        "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}"
-        "</style></head><body>"
-        f"<h1>{e(t('ui.review_title', lang))}</h1><p>{e(scope)} ({e(requester.identifier)})</p>{empty}"
-        f"<table><thead><tr>{''.join(f'<th>{e(h)}</th>' for h in head)}</tr></thead><tbody>{body}</tbody></table>"
-        "</body></html>"
+    return render(
+        "review.html.j2",
+        lang=lang,
+        prefix=PREFIX,
+        title=t("ui.review_title", lang),
+        scope=t("ui.review_scope_faculty" if requester.role == "faculty" else "ui.review_scope_learner", lang),
+        who=requester.identifier,
+        empty=t("ui.review_empty", lang),
+        in_progress=t("ui.review_in_progress", lang),
+        heads=[t("ui.review_col_" + c, lang) for c in ("learner", "patient", "updated", "turns", "debrief")],
+        rows=[
+            {
+                "thread": thread,
+                "owner": owner,
+                "persona": persona,
+                "updated": updated[:16].replace("T", " "),
+                "turns": turns,
+                "readable": readable,
+            }
+            for thread, owner, persona, updated, turns, readable in rows
+        ],
     )
 
 

@@ -303,9 +303,9 @@ def test_markdown_neutralises_learner_markup(persona_en: Persona) -> None:
 def test_html_is_self_contained_and_escapes_hostile_learner_text(persona_en: Persona) -> None:
     page = to_html(build_debrief(english_session(), persona_en), "en")
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page and "<svg" in page
-    assert "<script" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "<script" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert not re.search(r"\bsrc=|https?://(?!www\.w3\.org/2000/svg)", page)  # nothing fetched from anywhere
-    assert "He thinks I&#x27;m milking the system." in page  # the revealed thought
+    assert "He thinks I&#39;m milking the system." in page  # the revealed thought
     assert "Content-Security-Policy" in page
 
 
