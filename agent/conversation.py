@@ -131,3 +131,7 @@ class Conversation:
         """Wait for pending evaluations (CLI end of input, tests)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    def pending_evaluations(self) -> int:
+        """Evaluations still running (after a bounded `drain`, 0 unless the monitor is stuck)."""
+        return sum(not task.done() for task in self._tasks)

@@ -195,13 +195,18 @@ async def test_a_turn_the_model_cannot_form_emits_an_error_message_and_still_no_
 # --------------------------------------------------------------------------- kept sessions
 
 
-async def _settle() -> None:
-    """Let the background work Chainlit starts (thread creation, queued step writes) finish."""
-    for _ in range(100):
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
-        if not pending:
-            return
-        await asyncio.wait(pending, timeout=0.1)
+async def _settle(timeout_s: float = 120.0) -> None:
+    """Wait until the background work Chainlit and the app started (thread creation, step writes, late
+    monitor refreshes and saves) is done: on the tasks themselves, bounded, failing loudly.
+
+    It used to give up silently after 10 s, so on a busy machine a monitor result could land after the
+    test had read the panel, and the resumed panel then had one more trend point than the one read."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while pending := [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]:
+        left = deadline - loop.time()
+        assert left > 0, f"background tasks still running after {timeout_s} s: {pending}"
+        await asyncio.wait(pending, timeout=min(left, 1.0))
 
 
 async def _say(text: str) -> None:
