@@ -130,20 +130,29 @@ async def _save(session: Session | None = None) -> None:
 
 
 async def _refresh_monitor() -> None:
-    conversation: Conversation | None = cl.user_session.get("conversation")
-    if conversation is None:
-        return
-    props = monitor_props(
-        conversation.session.observer_transcript(),
-        conversation.session.events,
-        _level(),
-        _lang(),
-        set(_visit().unavailable),
-    )
-    await cl.ElementSidebar.set_title(props["ui"]["title"])
-    await cl.ElementSidebar.set_elements(
-        [cl.CustomElement(name="AllianceMonitor", props=props, display="side")], key=f"monitor-{len(props['turns'])}"
-    )
+    """Show the monitor as the session stands now. Refreshes of one tab run one at a time, each reading the
+    session when its turn comes: two evaluations finishing close together can no longer leave the older
+    view on screen (the props of the first were read before, and sent after, those of the second)."""
+    lock: asyncio.Lock | None = cl.user_session.get("monitor_lock")
+    if lock is None:
+        lock = asyncio.Lock()
+        cl.user_session.set("monitor_lock", lock)
+    async with lock:
+        conversation: Conversation | None = cl.user_session.get("conversation")
+        if conversation is None:
+            return
+        props = monitor_props(
+            conversation.session.observer_transcript(),
+            conversation.session.events,
+            _level(),
+            _lang(),
+            set(_visit().unavailable),
+        )
+        await cl.ElementSidebar.set_title(props["ui"]["title"])
+        await cl.ElementSidebar.set_elements(
+            [cl.CustomElement(name="AllianceMonitor", props=props, display="side")],
+            key=f"monitor-{len(props['turns'])}",
+        )
 
 
 @cl.on_app_startup
