@@ -61,11 +61,11 @@ def _openai_backend(settings: Settings, model: str) -> ChatBackend:
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     common: dict[str, Any] = {
         "temperature": settings.temperature,
-        "timeout": settings.request_timeout_s,
+        "timeout": settings.timeout_s,
         "max_retries": 0,  # tenacity owns retries (see `retrying`)
-        "stream_chunk_timeout": settings.request_timeout_s,
+        "stream_chunk_timeout": settings.timeout_s,
         "stream_usage": True,
-        **_http_clients(settings.request_timeout_s),
+        **_http_clients(settings.timeout_s),
     }
     base = settings.openai_base_url or ""
     chat: BaseChatModel
@@ -81,7 +81,7 @@ def _openai_backend(settings: Settings, model: str) -> ChatBackend:
         # Ollama, vLLM, LM Studio and llama.cpp servers take any key; OpenAI needs a real one.
         chat = ChatOpenAI(model=model, api_key=key or "not-needed", base_url=base or None, **common)  # type: ignore[arg-type]
     return ChatBackend(
-        chat, f"openai:{model}", structured_mode=settings.structured_mode, call_timeout_s=settings.request_timeout_s
+        chat, f"openai:{model}", structured_mode=settings.structured_mode, call_timeout_s=settings.timeout_s
     )
 
 
@@ -98,10 +98,10 @@ def local_model_path(settings: Settings) -> Path:
 def _local_backend(settings: Settings) -> ChatBackend:
     from langchain_openai import ChatOpenAI
 
-    from agent.llm.local_server import get_local_server
+    from agent.llm.local_server import LocalServerConfig, get_local_server
 
     path = local_model_path(settings)
-    server = get_local_server(path, n_ctx=settings.local_ctx, threads=settings.local_threads)
+    server = get_local_server(LocalServerConfig.from_settings(settings, path))
     chat = ChatOpenAI(
         model=server.model_name,
         api_key=LOCAL_API_KEY,  # type: ignore[arg-type]
@@ -132,18 +132,18 @@ def build_backend(settings: Settings, spec: str | None = None) -> ChatBackend:
     With no spec and no ALLIANCE_LLM, an endpoint in the settings (OPENAI_BASE_URL or
     OPENAI_API_KEY) selects it; otherwise the embedded offline model is used.
     """
-    spec = (spec or settings.alliance_llm or "").strip()
+    spec = (spec or settings.llm or "").strip()
     if spec == "fake":
         return ChatBackend(ScriptedChatModel(), "fake", structured_mode="json_schema")
     if spec == "local":
         return _local_backend(settings)
     if spec.startswith("openai"):
         _, _, model = spec.partition(":")
-        return _openai_backend(settings, model or settings.alliance_model)
+        return _openai_backend(settings, model or settings.model)
     if spec:
         raise BackendError(f"unknown LLM {spec!r}: use local, fake or openai:MODEL")
     if settings.endpoint_configured():
-        return _openai_backend(settings, settings.alliance_model)
+        return _openai_backend(settings, settings.model)
     return _local_backend(settings)
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from agent.config import Settings
+
 logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------
@@ -54,12 +56,18 @@ def _get_json(url: str, timeout: float) -> Any:
 
 @dataclass(frozen=True)
 class LocalServerConfig:
+    """Everything that decides how the embedded server runs: the one description, read from Settings."""
+
     model_path: Path
     n_ctx: int = 4096
     threads: int | None = None
     n_parallel: int = 2
     model_name: str | None = None
     verbose: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, model_path: Path) -> LocalServerConfig:
+        return cls(model_path=Path(model_path).resolve(), n_ctx=settings.local_ctx, threads=settings.local_threads)
 
 
 class LocalServer:
@@ -75,18 +83,9 @@ class LocalServer:
     the work is done.
     """
 
-    def __init__(
-        self,
-        model_path: Path,
-        *,
-        n_ctx: int = 4096,
-        threads: int | None = None,
-        n_parallel: int = 2,
-        model_name: str | None = None,
-        verbose: bool = False,
-        ready_timeout_s: float = 60.0,
-    ) -> None:
-        model_path = Path(model_path)
+    def __init__(self, config: LocalServerConfig, *, ready_timeout_s: float = 60.0) -> None:
+        model_path, n_ctx, n_parallel = Path(config.model_path), config.n_ctx, config.n_parallel
+        model_name, threads, verbose = config.model_name, config.threads, config.verbose
         if not model_path.is_file():
             raise FileNotFoundError(f"GGUF model not found: {model_path}")
         self.model_path = model_path
@@ -198,28 +197,12 @@ _singleton_config: LocalServerConfig | None = None
 _singleton_lock = threading.Lock()
 
 
-def get_local_server(
-    model_path: Path,
-    *,
-    n_ctx: int = 4096,
-    threads: int | None = None,
-    n_parallel: int = 2,
-    model_name: str | None = None,
-    verbose: bool = False,
-) -> LocalServer:
+def get_local_server(config: LocalServerConfig) -> LocalServer:
     """The process-wide embedded server, started on first use (thread-safe).
 
     A later call must ask for the same configuration: one process holds one model.
     """
     global _singleton, _singleton_config
-    config = LocalServerConfig(
-        model_path=Path(model_path).resolve(),
-        n_ctx=n_ctx,
-        threads=threads,
-        n_parallel=n_parallel,
-        model_name=model_name,
-        verbose=verbose,
-    )
     with _singleton_lock:
         if _singleton is not None and _singleton.running:
             if config != _singleton_config:
@@ -227,14 +210,7 @@ def get_local_server(
                     f"the embedded server already runs with {_singleton_config}; cannot also start {config}"
                 )
             return _singleton
-        _singleton = LocalServer(
-            config.model_path,
-            n_ctx=n_ctx,
-            threads=threads,
-            n_parallel=n_parallel,
-            model_name=model_name,
-            verbose=verbose,
-        )
+        _singleton = LocalServer(config)
         _singleton_config = config
         return _singleton
 

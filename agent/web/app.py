@@ -165,7 +165,7 @@ async def app_startup() -> None:
     layer = get_data_layer()
     if isinstance(layer, AllianceDataLayer):
         await layer.ensure_schema()  # an unreachable database stops the start here, not at the first learner
-    if not settings.endpoint_configured() and not settings.alliance_llm:
+    if not settings.endpoint_configured() and not settings.llm:
         try:
             _backend = build_backend(settings)
         except (BackendError, OSError):

@@ -339,7 +339,7 @@ async def test_probes_go_round_robin_so_a_budget_reaches_every_patient(
     for name in ("a.fr.yaml", "b.fr.yaml"):
         shutil.copy(PERSONAS_DIR / "bertrand.fr.yaml", tmp_path / name)
     backend = ChatBackend(ScriptedChatModel(), "fake", structured_mode="json_schema")
-    report = await run_probes(backend, Settings(ALLIANCE_PERSONAS_DIR=tmp_path))
+    report = await run_probes(backend, Settings(personas_dir=tmp_path))
     order = [r.persona for r in report.results]
     assert order[:4] == ["a.fr", "b.fr", "a.fr", "b.fr"]
     assert all(r.error is None for r in report.results)

@@ -36,9 +36,9 @@ class RunningStub:
         values: dict[str, object] = {
             "OPENAI_BASE_URL": f"{self.url}/v1",
             "OPENAI_API_KEY": "sk-stub-secret",
-            "ALLIANCE_MODEL": "stub",
-            "ALLIANCE_MAX_RETRIES": 2,
-            "ALLIANCE_TIMEOUT_S": 5,
+            "model": "stub",
+            "max_retries": 2,
+            "timeout_s": 5,
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
@@ -116,7 +116,7 @@ async def test_stub_serves_models_config_and_stats(running_stub: RunningStub) ->
 
 @pytest.mark.parametrize("mode", ["json_schema", "function_calling", "json_mode"])
 async def test_a_patient_turn_through_every_structured_mode(running_stub: RunningStub, mode: str) -> None:
-    conversation = _conversation(running_stub, ALLIANCE_STRUCTURED_MODE=mode)
+    conversation = _conversation(running_stub, structured_mode=mode)
     tokens: list[str] = []
 
     async def on_token(token: str) -> None:
@@ -167,7 +167,7 @@ async def test_a_lasting_fault_keeps_the_turn_says_so_and_recovers(
     running_stub: RunningStub, fault: str, message: str
 ) -> None:
     running_stub.stub.configure(StubConfig(fault_rates={fault: 1.0}, hang_s=3.0))  # type: ignore[dict-item]
-    conversation = _conversation(running_stub, ALLIANCE_TIMEOUT_S=1, ALLIANCE_MAX_RETRIES=1)
+    conversation = _conversation(running_stub, timeout_s=1, max_retries=1)
     outcome = await conversation.learner_says("Bonjour madame Bertrand.")
     assert outcome.patient_turn is None
     assert outcome.error is not None and message in outcome.error
@@ -186,7 +186,7 @@ async def test_the_key_never_reaches_logs_or_the_transcript(
 ) -> None:
     caplog.set_level("DEBUG")
     running_stub.stub.configure(StubConfig(fault_rates={"500": 1.0}))
-    conversation = _conversation(running_stub, ALLIANCE_MAX_RETRIES=0)
+    conversation = _conversation(running_stub, max_retries=0)
     await conversation.learner_says("Bonjour.")
     running_stub.stub.configure(StubConfig())
     await conversation.learner_says("Bonjour ?")

@@ -31,7 +31,7 @@ from agent.llm.local_fetch import (
     stamp_path,
     verify_model,
 )
-from agent.llm.local_server import LocalServerError, find_free_port
+from agent.llm.local_server import LocalServerConfig, LocalServerError, find_free_port
 
 PARTS = [b"GGUF-head|", b"second part|", b"third|", b"tail."]
 WHOLE = b"".join(PARTS)
@@ -394,15 +394,15 @@ def test_free_port_can_be_bound() -> None:
 
 def test_server_refuses_a_missing_model(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="GGUF model not found"):
-        local_server.LocalServer(tmp_path / "absent.gguf")
+        local_server.LocalServer(LocalServerConfig(tmp_path / "absent.gguf"))
 
 
 class _FakeServer:
     instances: ClassVar[list[_FakeServer]] = []
 
-    def __init__(self, model_path: Path, **kwargs: Any) -> None:
-        self.model_path = model_path
-        self.kwargs = kwargs
+    def __init__(self, config: LocalServerConfig) -> None:
+        self.model_path = config.model_path
+        self.config = config
         self.running = True
         _FakeServer.instances.append(self)
 
@@ -426,7 +426,7 @@ def test_singleton_starts_once_across_threads(fake_server: type[_FakeServer], tm
 
     def worker() -> None:
         barrier.wait()
-        results.append(local_server.get_local_server(model, n_ctx=2048))
+        results.append(local_server.get_local_server(LocalServerConfig(model, n_ctx=2048)))
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:
@@ -439,17 +439,17 @@ def test_singleton_starts_once_across_threads(fake_server: type[_FakeServer], tm
 
 
 def test_singleton_refuses_a_second_configuration(fake_server: type[_FakeServer], tmp_path: Path) -> None:
-    local_server.get_local_server(tmp_path / "a.gguf")
+    local_server.get_local_server(LocalServerConfig(tmp_path / "a.gguf"))
 
     with pytest.raises(LocalServerError, match="already runs"):
-        local_server.get_local_server(tmp_path / "b.gguf")
+        local_server.get_local_server(LocalServerConfig(tmp_path / "b.gguf"))
 
 
 def test_singleton_restarts_after_close(fake_server: type[_FakeServer], tmp_path: Path) -> None:
-    first = local_server.get_local_server(tmp_path / "a.gguf")
+    first = local_server.get_local_server(LocalServerConfig(tmp_path / "a.gguf"))
     local_server.close_local_server()
 
-    second = local_server.get_local_server(tmp_path / "b.gguf")
+    second = local_server.get_local_server(LocalServerConfig(tmp_path / "b.gguf"))
 
     assert first is not second
     assert not first.running
@@ -466,7 +466,7 @@ def test_real_model_answers_in_french() -> None:
     import httpx
     from langchain_openai import ChatOpenAI
 
-    with local_server.LocalServer(model, n_ctx=2048, n_parallel=1) as server:
+    with local_server.LocalServer(LocalServerConfig(model, n_ctx=2048, n_parallel=1)) as server:
         llm = ChatOpenAI(
             base_url=server.base_url,
             api_key="local",

@@ -55,18 +55,13 @@ def make_settings() -> Callable[..., Settings]:
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "alliance_llm": "fake",
+            "llm": "fake",
             "personas_dir": PERSONAS_DIR,
             "max_retries": 0,  # no tenacity backoff sleeps in unit tests
-            "request_timeout_s": 30.0,
+            "timeout_s": 30.0,
         }
         values.update(overrides)
-        # Settings reads its aliases (the env names) only: a field name would be silently ignored.
-        by_alias = {}
-        for name, value in values.items():
-            alias = Settings.model_fields[name].validation_alias
-            by_alias[alias if isinstance(alias, str) else name] = value
-        settings = Settings(_env_file=None, **by_alias)
+        settings = Settings(_env_file=None, **values)
         for name, value in values.items():
             assert getattr(settings, name) == value, f"Settings ignored {name}={value!r}"
         return settings
