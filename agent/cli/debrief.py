@@ -15,7 +15,7 @@ from agent.debrief.markdown import to_markdown
 from agent.debrief.model import to_json
 from agent.debrief.svg import timeline_svg
 from agent.domain.session import Session
-from agent.domain.taxonomy import LANGS, Lang
+from agent.domain.taxonomy import Lang
 from agent.persona.loader import PersonaLoadError, resolve_persona
 from agent.persona.model import Persona
 
@@ -24,22 +24,6 @@ FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": 
 
 class DebriefError(Exception):
     """A problem the user can fix, reported as one line."""
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "transcript", metavar="TRANSCRIPT.json", help="a session written by `alliance chat --transcript-out`"
-    )
-    parser.add_argument(
-        "--out",
-        metavar="FILE",
-        help="FILE.md (also writes FILE.svg beside it), FILE.html (self-contained) or FILE.json; "
-        "default: Markdown on stdout",
-    )
-    parser.add_argument("--compare", metavar="OTHER.json", help="another branch of the same visit")
-    parser.add_argument(
-        "--lang", choices=list(LANGS), default=None, help="language of the headings (default: the session's)"
-    )
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -18,26 +18,6 @@ from agent.persona.schema import SCHEMA_FILE_NAME, schema_text
 from agent.persona.skeleton import skeleton
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="personas_command", required=True)
-    paths_help = "persona files or directories (default: the persona directory)"
-    validate = sub.add_parser("validate", help="check persona files; every error as file:line: field: message")
-    validate.add_argument("paths", nargs="*", type=Path, help=paths_help)
-    lint = sub.add_parser("lint", help="quality warnings on valid personas")
-    lint.add_argument("paths", nargs="*", type=Path, help=paths_help)
-    lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
-    new = sub.add_parser("new", help="write a commented skeleton to fill")
-    new.add_argument("id", help="the new persona's id, which is its file name: e.g. dupont.fr")
-    new.add_argument("--lang", choices=list(LANGS), required=True, help="the patient's language")
-    new.add_argument("--dir", type=Path, default=None, help="where to write it (default: the persona directory)")
-    new.add_argument("--force", action="store_true", help="overwrite an existing file")
-    show = sub.add_parser("show", help="the patient prompt this persona produces (no LLM is called)")
-    show.add_argument("persona", help="persona id (e.g. bertrand.fr) or a YAML file")
-    show.add_argument("--compact", action="store_true", help="the shorter prompt the embedded model gets")
-    schema = sub.add_parser("schema", help=f"write the JSON Schema for editors ({SCHEMA_FILE_NAME})")
-    schema.add_argument("--out", type=Path, default=None, help="default: persona directory/" + SCHEMA_FILE_NAME)
-
-
 def _validate(paths: list[Path]) -> int:
     library = load_paths(paths)
     for error in library.errors:

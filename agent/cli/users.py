@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TextIO
 
 from agent.config import Settings
-from agent.storage.access import ROLES
 from agent.storage.users import (
     MIN_PASSWORD_LENGTH,
     Account,
@@ -28,20 +27,6 @@ from agent.storage.users import (
 
 class _PasswordError(ValueError):
     pass
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--file", type=Path, help="the users file (default: ALLIANCE_USERS_FILE or DATA_DIR/users.toml)"
-    )
-    sub = parser.add_subparsers(dest="users_command", required=True)
-    add = sub.add_parser("add", help="add a user, or change their role and password")
-    add.add_argument("name", help="login name: letters, digits, '.', '_', '@', '-'")
-    add.add_argument("--role", choices=ROLES, default="learner", help="learner (default) or faculty")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
-    sub.add_parser("list", help="list the users and their roles (never the hashes)")
-    remove = sub.add_parser("remove", help="remove a user (their kept sessions stay, visible to faculty)")
-    remove.add_argument("name")
 
 
 def _read_password(from_stdin: bool, stdin: TextIO) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from agent.domain.events import AllianceEvent
 from agent.domain.session import PublicTurn
 from agent.domain.taxonomy import EVENT_KINDS, EventKind, Lang, Speaker, display
-from agent.i18n.catalog import messages, t
+from agent.i18n.catalog import messages, percent, t
 
 
 class CoachingLevel(StrEnum):
@@ -56,6 +56,7 @@ def _flag(event: AllianceEvent, lang: Lang) -> dict[str, Any]:
         "subtype": display(event.subtype, lang) if event.subtype else None,
         "evidence": event.evidence,
         "confidence": round(event.confidence, 2),
+        "confidenceText": percent(event.confidence, lang),  # 80% / 80 % (the panel may show it as is)
         "rationale": event.rationale,
         "tone": tone,
         "source": event.source,

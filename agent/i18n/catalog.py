@@ -4,22 +4,38 @@ One keyed TOML file per language (`fr.toml`, `en.toml`, beside this module); `t(
 looks a message up and fills its `{placeholders}`. Why keyed files rather than gettext: the team writes
 both languages itself (no translators' tooling to feed), keys stay stable when the English wording
 changes, nothing is compiled (.po -> .mo), and a test reads both files to check that every key exists
-in both with the same placeholders. Numbers go through Babel (CLDR), so the decimal comma and the
-like are the locale's, not ours; quotation marks and list punctuation, which CLDR data in Babel does
-not expose, are catalog entries (`format.quote`, `format.colon`, `format.semicolon`).
+in both with the same placeholders. Numbers and percentages go through Babel (CLDR), so the decimal
+comma, the space before `%` and the like are the locale's, not ours; quotation marks and list
+punctuation, which CLDR data in Babel does not expose, are catalog entries (`format.quote`,
+`format.colon`, `format.semicolon`).
 
 Lookups are strict: an unknown key, a missing value or a value the message does not use raises.
+Each file is read once per process (`messages` is cached).
+
+Who reads which language: the web UI follows the browser (`ui_lang`), the debrief the session or
+`--lang`, the patient's own words the persona; the command line follows the terminal's locale, as
+POSIX tools do (`cli_lang`: LC_ALL, then LC_MESSAGES, then LANG; `fr*` is French, anything else,
+unset included, English), so default output stays English.
 
 Not in the catalog, on purpose (each is data of another kind, with its own single home):
 - the taxonomy's labels and definitions (`agent.domain.taxonomy`): the domain vocabulary itself,
-  bilingual by design and defined once there;
+  bilingual by design and defined once there; likewise the persona fields' documentation, which is
+  JSON Schema data (`description` / `description_fr`) declared beside each field in `agent.persona.model`;
 - text for the model, not for people: prompt templates (`prompts/`), the taxonomy glossary's
   headings, the judge's language name;
 - the scripted fake model's and the stub LLM's canned replies (test doubles), the language
-  detector's word lists, log messages.
+  detector's word lists, log messages;
+- output for programs rather than prose: JSON lines, `key=value` metric lines (`alliance eval`),
+  tab-separated listings, the engineering reports of `alliance eval`, `probes` and `leaks`
+  (Markdown tables read by CI and BENCHMARKS.md, English like logs);
+- diagnostics on files, like a compiler's: persona validation and lint findings and the users file's
+  errors (`file:line: field: message`), which wrap pydantic's, PyYAML's and tomllib's own English
+  messages; the command line frames them (`error: ...`) in the terminal's language;
+- argparse's own words (`usage:`, `options:`): the standard library's gettext domain, not ours.
 
 Keys are `section.name`. Keys built at run time use a fixed prefix and a taxonomy or enum value:
-`level.<coaching level>`, `hint.<rupture type or none>.<n>`, `llm.failure.<kind>`.
+`level.<coaching level>` and `hint.<rupture type or none>.<n>`. The `monitor.*`
+messages are sent whole to the monitor panel (`public/elements/AllianceMonitor.jsx` reads `ui.<name>`).
 """
 
 from __future__ import annotations
@@ -32,7 +48,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 from agent.domain.taxonomy import Lang, Speaker
 
@@ -96,6 +112,11 @@ def cli_lang(environ: Mapping[str, str] | None = None) -> Lang:
 def number(value: float, lang: Lang) -> str:
     """At most two decimals, no trailing zeros, in the language's notation (3.5 / 3,5)."""
     return str(format_decimal(value, format="#,##0.##", locale=LOCALES[lang]))
+
+
+def percent(value: float, lang: Lang) -> str:
+    """A share (0.85) as a whole percentage, in the language's notation (85% / 85 %)."""
+    return str(format_percent(value, locale=LOCALES[lang]))
 
 
 def quote(text: str, lang: Lang) -> str:

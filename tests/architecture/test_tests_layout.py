@@ -47,4 +47,6 @@ def test_test_folders_mirror_the_subpackages() -> None:
     folders = {p.name for p in TESTS.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
     assert folders - NOT_A_PART <= parts, f"test folders with no subpackage: {folders - NOT_A_PART - parts}"
     loose = sorted(p.name for p in TESTS.glob("test_*.py"))
-    assert loose == ["test_config.py", "test_conversation.py"], f"put these tests in the folder of the part they test: {loose}"
+    assert loose == ["test_config.py", "test_conversation.py"], (
+        f"put these tests in the folder of the part they test: {loose}"
+    )

@@ -13,6 +13,7 @@ import pytest
 from langchain_core.messages import BaseMessage, SystemMessage
 
 from agent.cli import debrief as debrief_command
+from agent.cli.arguments import build_parser
 from agent.config import REPO_ROOT, Settings
 from agent.conversation import Conversation
 from agent.debrief.build import build_debrief
@@ -463,13 +464,11 @@ def test_comparing_with_another_persona_is_refused(persona_fr: Persona) -> None:
 def _args(
     transcript: Path, out: Path | None = None, compare: Path | None = None, lang: str | None = None
 ) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    debrief_command.add_arguments(parser)
-    argv = [str(transcript)]
+    argv = ["debrief", str(transcript)]
     argv += ["--out", str(out)] if out else []
     argv += ["--compare", str(compare)] if compare else []
     argv += ["--lang", lang] if lang else []
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 @pytest.fixture

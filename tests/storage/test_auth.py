@@ -9,7 +9,6 @@ Chainlit's own checks are all the real ones.
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import re
@@ -27,6 +26,7 @@ from chainlit.utils import wrap_user_function
 from pydantic import SecretStr
 
 from agent.cli import users as users_command
+from agent.cli.arguments import build_parser
 from agent.config import Settings
 from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import SESSIONS_TABLE
@@ -215,10 +215,10 @@ class FakeTty(io.StringIO):
 
 
 def run_users(settings: Settings, argv: list[str], stdin: io.StringIO | None = None) -> tuple[int, str]:
-    parser = argparse.ArgumentParser()
-    users_command.add_arguments(parser)
     out = io.StringIO()
-    code = users_command.run(parser.parse_args(argv), settings, stdin=stdin or io.StringIO(""), out=out)
+    code = users_command.run(
+        build_parser().parse_args(["users", *argv]), settings, stdin=stdin or io.StringIO(""), out=out
+    )
     return code, out.getvalue()
 
 
