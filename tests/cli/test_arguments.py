@@ -20,13 +20,19 @@ def test_every_subcommand_is_declared_and_has_a_runner() -> None:
 
 def test_arguments_are_declared_only_in_the_arguments_module() -> None:
     elsewhere = [
-        p.name for p in CLI.glob("*.py") if p.name != "arguments.py" and "add_argument(" in p.read_text(encoding="utf-8")
+        p.name
+        for p in CLI.glob("*.py")
+        if p.name != "arguments.py" and "add_argument(" in p.read_text(encoding="utf-8")
     ]
     assert elsewhere == []
 
 
 def test_building_the_parser_imports_no_model_or_framework() -> None:
-    probe = "import sys, agent.cli.arguments as a; a.build_parser(); print(sorted({m.split('.')[0] for m in sys.modules}))"
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120).stdout
+    probe = (
+        "import sys, agent.cli.arguments as a; a.build_parser(); print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
     for heavy in ("langchain_core", "openai", "numpy", "chainlit", "sqlalchemy", "xllamacpp"):
         assert f"'{heavy}'" not in loaded, heavy
