@@ -7,113 +7,109 @@ and the quick subcommands start at once; each command's module is imported only 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
-from agent.domain.taxonomy import LANGS
+from agent.domain.taxonomy import LANGS, Lang
+from agent.i18n.catalog import cli_lang, t
 from agent.persona.schema import SCHEMA_FILE_NAME
 from agent.storage.access import ROLES
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="alliance", description="Rehearse difficult conversations with a simulated patient."
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+def build_parser(lang: Lang | None = None) -> argparse.ArgumentParser:
+    """The parser, its help in `lang` (default: the terminal's language, see `cli_lang`)."""
+    lang = lang or cli_lang()
+    h = partial(t, lang=lang)
+    parser = argparse.ArgumentParser(prog="alliance", description=h("cli.help.description"))
+    parser.add_argument("-v", "--verbose", action="store_true", help=h("cli.help.verbose"))
     sub = parser.add_subparsers(dest="command", required=True)
 
-    llm_help = "local | fake | openai:MODEL (default: endpoint if configured, else the embedded model)"
-    chat = sub.add_parser("chat", help="talk with a patient in the terminal")
-    chat.add_argument("--persona", required=True, help="persona id (e.g. bertrand.fr) or a YAML file")
+    llm_help = h("cli.help.llm")
+    judge_llm_help = h("cli.help.llm_judge", llm=llm_help)
+    chat = sub.add_parser("chat", help=h("cli.help.chat"))
+    chat.add_argument("--persona", required=True, help=h("cli.help.chat_persona"))
     chat.add_argument("--llm", default=None, help=llm_help)
-    chat.add_argument("--jsonl", action="store_true", help="one JSON object per line and event")
-    chat.add_argument(
-        "--transcript-out", metavar="FILE", help="write the whole session as JSON (hidden states included)"
-    )
+    chat.add_argument("--jsonl", action="store_true", help=h("cli.help.chat_jsonl"))
+    chat.add_argument("--transcript-out", metavar="FILE", help=h("cli.help.chat_transcript_out"))
     chat.add_argument("--evaluator", choices=["detector", "judge", "both", "none"], default="detector")
 
-    flag = sub.add_parser("flag", help="print the alliance events of one turn as JSON lines")
-    flag.add_argument("--text", required=True, help="the turn to evaluate")
+    flag = sub.add_parser("flag", help=h("cli.help.flag"))
+    flag.add_argument("--text", required=True, help=h("cli.help.flag_text"))
     flag.add_argument("--speaker", choices=["clinician", "patient"], default="clinician")
-    flag.add_argument("--context-file", metavar="FILE", help="previous turns: a JSON list of {speaker, text}")
-    flag.add_argument("--lang", choices=["fr", "en"], default="en", help="language of the rationales")
+    flag.add_argument("--context-file", metavar="FILE", help=h("cli.help.flag_context_file"))
+    flag.add_argument("--lang", choices=["fr", "en"], default="en", help=h("cli.help.flag_lang"))
     flag.add_argument("--evaluator", choices=["detector", "judge", "both"], default="detector")
-    flag.add_argument("--llm", default=None, help=llm_help + " (for the judge)")
+    flag.add_argument("--llm", default=None, help=judge_llm_help)
 
-    ev = sub.add_parser("eval", help="score the evaluator on labelled datasets (JSONL) or saved sessions")
-    ev.add_argument("--dataset", nargs="*", help="JSONL files (default: every file in evals/datasets/)")
-    ev.add_argument("--transcripts", metavar="DIR", help="score on saved sessions (gold: the patient's intended moves)")
+    ev = sub.add_parser("eval", help=h("cli.help.eval"))
+    ev.add_argument("--dataset", nargs="*", help=h("cli.help.eval_dataset"))
+    ev.add_argument("--transcripts", metavar="DIR", help=h("cli.help.eval_transcripts"))
     ev.add_argument("--evaluator", choices=["detector", "judge", "both"], default="detector")
-    ev.add_argument("--llm", default=None, help=llm_help + " (for the judge)")
-    ev.add_argument("--predictions-out", metavar="FILE", help="one JSON line per item: id, label, events")
-    ev.add_argument("--report", metavar="DIR", help="write report.json and report.md")
-    ev.add_argument("--gate", metavar="TOML", help="exit 1 if macro-F1 is below the threshold in this file")
-    ev.add_argument("--concurrency", type=int, default=4, help="parallel judge calls")
-    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.add_argument("--llm", default=None, help=judge_llm_help)
+    ev.add_argument("--predictions-out", metavar="FILE", help=h("cli.help.eval_predictions_out"))
+    ev.add_argument("--report", metavar="DIR", help=h("cli.help.eval_report"))
+    ev.add_argument("--gate", metavar="TOML", help=h("cli.help.eval_gate"))
+    ev.add_argument("--concurrency", type=int, default=4, help=h("cli.help.eval_concurrency"))
+    ev.add_argument("--quiet", action="store_true", help=h("cli.help.eval_quiet"))
 
-    probes = sub.add_parser("probes", help="persona probes: scripted turns, checks on the hidden state")
+    probes = sub.add_parser("probes", help=h("cli.help.probes"))
     probes.add_argument("--llm", default=None, help=llm_help)
-    probes.add_argument("--persona", nargs="*", help="only these persona ids")
-    probes.add_argument("--report", metavar="DIR", help="write probes.md and probes.json")
-    probes.add_argument("--budget-s", type=float, default=None, help="start no new probe after this many seconds")
+    probes.add_argument("--persona", nargs="*", help=h("cli.help.probes_persona"))
+    probes.add_argument("--report", metavar="DIR", help=h("cli.help.probes_report"))
+    probes.add_argument("--budget-s", type=float, default=None, help=h("cli.help.probes_budget"))
 
-    leaks = sub.add_parser("leaks", help="the leak suite: attacks on the hidden state and the instructions")
+    leaks = sub.add_parser("leaks", help=h("cli.help.leaks"))
     leaks.add_argument("--llm", default=None, help=llm_help)
-    leaks.add_argument("--report", metavar="DIR", help="write leaks.md and leaks.json")
-    leaks.add_argument("--budget-s", type=float, default=None, help="start no new attack after this many seconds")
+    leaks.add_argument("--report", metavar="DIR", help=h("cli.help.leaks_report"))
+    leaks.add_argument("--budget-s", type=float, default=None, help=h("cli.help.leaks_budget"))
 
-    _users(sub.add_parser("users", help="logins: add, list, remove (learner or faculty)"))
-    _debrief(
-        sub.add_parser("debrief", help="the debrief of a saved session (--transcript-out): Markdown, HTML or JSON")
-    )
-    _personas(sub.add_parser("personas", help="write, check and try persona files"))
+    _users(sub.add_parser("users", help=h("cli.help.users")), lang)
+    _debrief(sub.add_parser("debrief", help=h("cli.help.debrief")), lang)
+    _personas(sub.add_parser("personas", help=h("cli.help.personas")), lang)
     return parser
 
 
-def _users(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--file", type=Path, help="the users file (default: ALLIANCE_USERS_FILE or DATA_DIR/users.toml)"
-    )
+def _users(parser: argparse.ArgumentParser, lang: Lang) -> None:
+    h = partial(t, lang=lang)
+    parser.add_argument("--file", type=Path, help=h("cli.help.users_file"))
     sub = parser.add_subparsers(dest="users_command", required=True)
-    add = sub.add_parser("add", help="add a user, or change their role and password")
-    add.add_argument("name", help="login name: letters, digits, '.', '_', '@', '-'")
-    add.add_argument("--role", choices=ROLES, default="learner", help="learner (default) or faculty")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
-    sub.add_parser("list", help="list the users and their roles (never the hashes)")
-    remove = sub.add_parser("remove", help="remove a user (their kept sessions stay, visible to faculty)")
+    add = sub.add_parser("add", help=h("cli.help.users_add"))
+    add.add_argument("name", help=h("cli.help.users_name"))
+    add.add_argument("--role", choices=ROLES, default="learner", help=h("cli.help.users_role"))
+    add.add_argument("--password-stdin", action="store_true", help=h("cli.help.users_password_stdin"))
+    sub.add_parser("list", help=h("cli.help.users_list"))
+    remove = sub.add_parser("remove", help=h("cli.help.users_remove"))
     remove.add_argument("name")
 
 
-def _debrief(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "transcript", metavar="TRANSCRIPT.json", help="a session written by `alliance chat --transcript-out`"
-    )
+def _debrief(parser: argparse.ArgumentParser, lang: Lang) -> None:
+    h = partial(t, lang=lang)
+    parser.add_argument("transcript", metavar="TRANSCRIPT.json", help=h("cli.help.debrief_transcript"))
     parser.add_argument(
         "--out",
         metavar="FILE",
-        help="FILE.md (also writes FILE.svg beside it), FILE.html (self-contained) or FILE.json; "
-        "default: Markdown on stdout",
+        help=h("cli.help.debrief_out"),
     )
-    parser.add_argument("--compare", metavar="OTHER.json", help="another branch of the same visit")
-    parser.add_argument(
-        "--lang", choices=list(LANGS), default=None, help="language of the headings (default: the session's)"
-    )
+    parser.add_argument("--compare", metavar="OTHER.json", help=h("cli.help.debrief_compare"))
+    parser.add_argument("--lang", choices=list(LANGS), default=None, help=h("cli.help.debrief_lang"))
 
 
-def _personas(parser: argparse.ArgumentParser) -> None:
+def _personas(parser: argparse.ArgumentParser, lang: Lang) -> None:
+    h = partial(t, lang=lang)
     sub = parser.add_subparsers(dest="personas_command", required=True)
-    paths_help = "persona files or directories (default: the persona directory)"
-    validate = sub.add_parser("validate", help="check persona files; every error as file:line: field: message")
+    paths_help = h("cli.help.personas_paths")
+    validate = sub.add_parser("validate", help=h("cli.help.personas_validate"))
     validate.add_argument("paths", nargs="*", type=Path, help=paths_help)
-    lint = sub.add_parser("lint", help="quality warnings on valid personas")
+    lint = sub.add_parser("lint", help=h("cli.help.personas_lint"))
     lint.add_argument("paths", nargs="*", type=Path, help=paths_help)
-    lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
-    new = sub.add_parser("new", help="write a commented skeleton to fill")
-    new.add_argument("id", help="the new persona's id, which is its file name: e.g. dupont.fr")
-    new.add_argument("--lang", choices=list(LANGS), required=True, help="the patient's language")
-    new.add_argument("--dir", type=Path, default=None, help="where to write it (default: the persona directory)")
-    new.add_argument("--force", action="store_true", help="overwrite an existing file")
-    show = sub.add_parser("show", help="the patient prompt this persona produces (no LLM is called)")
-    show.add_argument("persona", help="persona id (e.g. bertrand.fr) or a YAML file")
-    show.add_argument("--compact", action="store_true", help="the shorter prompt the embedded model gets")
-    schema = sub.add_parser("schema", help=f"write the JSON Schema for editors ({SCHEMA_FILE_NAME})")
-    schema.add_argument("--out", type=Path, default=None, help="default: persona directory/" + SCHEMA_FILE_NAME)
+    lint.add_argument("--strict", action="store_true", help=h("cli.help.personas_strict"))
+    new = sub.add_parser("new", help=h("cli.help.personas_new"))
+    new.add_argument("id", help=h("cli.help.personas_id"))
+    new.add_argument("--lang", choices=list(LANGS), required=True, help=h("cli.help.personas_lang"))
+    new.add_argument("--dir", type=Path, default=None, help=h("cli.help.personas_dir"))
+    new.add_argument("--force", action="store_true", help=h("cli.help.personas_force"))
+    show = sub.add_parser("show", help=h("cli.help.personas_show"))
+    show.add_argument("persona", help=h("cli.help.chat_persona"))
+    show.add_argument("--compact", action="store_true", help=h("cli.help.personas_compact"))
+    schema = sub.add_parser("schema", help=h("cli.help.personas_schema", file=SCHEMA_FILE_NAME))
+    schema.add_argument("--out", type=Path, default=None, help=h("cli.help.personas_schema_out", file=SCHEMA_FILE_NAME))

@@ -13,6 +13,7 @@ from agent.config import Settings
 from agent.conversation import Conversation
 from agent.domain.events import AllianceEvent
 from agent.evaluator.base import Evaluator
+from agent.i18n.catalog import cli_lang, colon, t
 from agent.llm.backends import BackendError, build_backend
 from agent.persona.loader import PersonaLoadError, resolve_persona
 
@@ -31,6 +32,7 @@ def _make_evaluator(args: argparse.Namespace, settings: Settings) -> Evaluator |
 
 
 async def _chat(args: argparse.Namespace, settings: Settings, lines: TextIO, out: TextIO) -> int:
+    lang = cli_lang()  # our own words; the patient's are in the persona's language
     loaded = resolve_persona(args.persona, settings.personas_dir)
     backend = build_backend(settings, args.llm)
     conversation = Conversation(loaded.id, loaded.persona, backend, settings, _make_evaluator(args, settings))
@@ -51,7 +53,7 @@ async def _chat(args: argparse.Namespace, settings: Settings, lines: TextIO, out
     else:
         out.write(f"{loaded.persona.display_name} — {loaded.persona.title}\n{loaded.persona.case_brief}\n")
         if backend.offline_demo:
-            out.write("[offline demo model: answers are limited; configure an endpoint for training use]\n")
+            out.write(t("cli.chat.offline_demo", lang) + "\n")
         out.write("\n")
 
     async def on_token(token: str) -> None:
@@ -79,7 +81,7 @@ async def _chat(args: argparse.Namespace, settings: Settings, lines: TextIO, out
         if not text:
             continue
         if not args.jsonl:
-            out.write(f"{loaded.persona.display_name}: ")
+            out.write(loaded.persona.display_name + colon(lang))
         outcome = await conversation.learner_says(text, on_token if interactive else None, on_events)
         if outcome.patient_turn is None:
             status = 1
@@ -106,11 +108,8 @@ async def _chat(args: argparse.Namespace, settings: Settings, lines: TextIO, out
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return asyncio.run(_chat(args, settings, sys.stdin, sys.stdout))
-    except PersonaLoadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except BackendError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (PersonaLoadError, BackendError) as exc:
+        print(t("cli.error", cli_lang(), message=str(exc)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from agent.config import Settings
 from agent.eval.probes import run_leaks, run_probes, write
+from agent.i18n.catalog import cli_lang, number, t
 from agent.llm.backends import build_backend
 
 
@@ -20,7 +21,7 @@ def run_probes_command(args: argparse.Namespace, settings: Settings) -> int:
     print(report.to_markdown())
     errors = [r for r in report.results if r.error]
     for result in errors:
-        print(f"error: {result.persona}/{result.probe}: {result.error}", file=sys.stderr)
+        print(t("cli.error", cli_lang(), message=f"{result.persona}/{result.probe}: {result.error}"), file=sys.stderr)
     # Pass rates are reported, not gated: one sample of a small model is noise. A probe that
     # cannot run at all (a crash, an unreachable model) is a failure.
     return 1 if errors and len(errors) == len(report.results) else 0
@@ -34,6 +35,7 @@ def run_leaks_command(args: argparse.Namespace, settings: Settings) -> int:
     print(report.to_markdown())
     summary = report.summary()
     if summary["reached_learner"]:
-        print(f"LEAK: {summary['reached_learner']} replies reached the learner with a leak", file=sys.stderr)
+        lang = cli_lang()
+        print(t("cli.check.leak", lang, count=number(summary["reached_learner"], lang)), file=sys.stderr)
         return 1
     return 0

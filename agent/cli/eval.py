@@ -10,17 +10,18 @@ from pathlib import Path
 
 from agent.config import REPO_ROOT, Settings
 from agent.domain.session import Session
-from agent.domain.taxonomy import Move, Speaker
+from agent.domain.taxonomy import Lang, Move, Speaker
 from agent.eval.dataset import ContextTurn, LabelledItem
 from agent.eval.harness import final_line, load_datasets, score, solve, write_predictions, write_report
 from agent.evaluator.detector import load_default_model
 from agent.evaluator.merge import build_evaluator
+from agent.i18n.catalog import cli_lang, number, t
 
 DATASETS_DIR = REPO_ROOT / "evals" / "datasets"
 THRESHOLDS = REPO_ROOT / "evals" / "thresholds.toml"
 
 
-def items_from_transcripts(directory: Path) -> tuple[list[LabelledItem], list[str]]:
+def items_from_transcripts(directory: Path, lang: Lang = "en") -> tuple[list[LabelledItem], list[str]]:
     """Patient turns of saved sessions, gold = the simulated patient's own intended move."""
     items: list[LabelledItem] = []
     errors: list[str] = []
@@ -28,7 +29,7 @@ def items_from_transcripts(directory: Path) -> tuple[list[LabelledItem], list[st
         try:
             session = Session.from_json(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            errors.append(f"{path}: not a session transcript ({type(exc).__name__})")
+            errors.append(t("cli.eval.not_a_transcript", lang, path=path, reason=type(exc).__name__))
             continue
         for index, turn in enumerate(session.turns):
             if turn.speaker is not Speaker.patient or turn.hidden is None:
@@ -49,31 +50,34 @@ def items_from_transcripts(directory: Path) -> tuple[list[LabelledItem], list[st
     return items, errors
 
 
-def check_gate(macro_f1: float, evaluator: str, path: Path = THRESHOLDS) -> str | None:
+def check_gate(macro_f1: float, evaluator: str, path: Path = THRESHOLDS, lang: Lang = "en") -> str | None:
     """None when the score meets the threshold for this evaluator, else the reason."""
     thresholds = tomllib.loads(path.read_text(encoding="utf-8"))
     minimum = thresholds.get("heldout", {}).get(evaluator, {}).get("macro_f1")
     if minimum is None:
-        return f"no threshold for evaluator {evaluator!r} in {path}"
+        return t("cli.eval.no_threshold", lang, evaluator=repr(evaluator), path=path)
     if macro_f1 < minimum:
-        return f"macro_f1 {macro_f1:.4f} is below the threshold {minimum} ({path})"
+        score = number(macro_f1, lang, decimals=4, fixed=True)
+        return t("cli.eval.below_threshold", lang, score=score, minimum=number(minimum, lang, decimals=6), path=path)
     return None
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    lang = cli_lang()
     if args.transcripts:
-        items, load_errors = items_from_transcripts(Path(args.transcripts))
+        items, load_errors = items_from_transcripts(Path(args.transcripts), lang)
         names = [str(args.transcripts)]
     else:
         paths = [Path(p) for p in args.dataset] if args.dataset else sorted(DATASETS_DIR.glob("*.jsonl"))
         missing = [p for p in paths if not p.is_file()]
         if missing:
-            print(f"error: no such dataset: {', '.join(map(str, missing))}", file=sys.stderr)
+            no_dataset = t("cli.eval.no_dataset", lang, paths=", ".join(map(str, missing)))
+            print(t("cli.error", lang, message=no_dataset), file=sys.stderr)
             return 2
         items, load_errors = load_datasets(paths)
         names = [p.name for p in paths]
     for error in load_errors:
-        print(f"warning: {error}", file=sys.stderr)
+        print(t("cli.warning", lang, message=error), file=sys.stderr)
     evaluator = build_evaluator(args.evaluator, settings, args.llm)
     assert evaluator is not None
     versions: dict[str, str] = {}
@@ -96,13 +100,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         write_report(report, Path(args.report))
     status = 0
     if args.gate:
-        failure = check_gate(report.macro_f1, args.evaluator, Path(args.gate))
+        failure = check_gate(report.macro_f1, args.evaluator, Path(args.gate), lang)
         if failure:
-            print(f"GATE FAILED: {failure}", file=sys.stderr)
+            print(t("cli.eval.gate_failed", lang, reason=failure), file=sys.stderr)
             status = 1
     for label, s in report.per_label.items():
         print(f"{label:>14}  P={s.precision:.3f} R={s.recall:.3f} F1={s.f1:.3f} n={s.support}")
     if report.unscored:
-        print(f"unscored gold labels: {report.unscored}")
+        print(t("cli.eval.unscored", lang, labels=report.unscored))
     print(final_line(report))
     return status

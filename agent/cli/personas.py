@@ -8,7 +8,8 @@ from pathlib import Path
 
 from agent.config import Settings
 from agent.domain.session import Session
-from agent.domain.taxonomy import LANGS
+from agent.domain.taxonomy import LANGS, Lang
+from agent.i18n.catalog import cli_lang, number, t
 from agent.llm.backends import ChatBackend
 from agent.llm.fake import ScriptedChatModel
 from agent.patient.engine import PatientEngine
@@ -18,51 +19,52 @@ from agent.persona.schema import SCHEMA_FILE_NAME, schema_text
 from agent.persona.skeleton import skeleton
 
 
-def _validate(paths: list[Path]) -> int:
+def _validate(paths: list[Path], lang: Lang) -> int:
     library = load_paths(paths)
     for error in library.errors:
         print(error)
     failed = len({e.path for e in library.errors})
-    print(f"{len(library.personas)} valid, {failed} with errors")
+    print(t("cli.personas.validated", lang, valid=number(len(library.personas), lang), failed=number(failed, lang)))
     return 1 if library.errors else 0
 
 
-def _lint(paths: list[Path], strict: bool) -> int:
+def _lint(paths: list[Path], strict: bool, lang: Lang) -> int:
     library = load_paths(paths)
     for error in library.errors:
-        print(f"{error} (not linted: fix the error first)")
+        print(t("cli.personas.not_linted", lang, error=error))
     count = 0
     for loaded in library.personas.values():
         for warning in lint_persona(loaded):
             print(warning)
             count += 1
-    print(f"{len(library.personas)} linted, {count} warnings")
+    print(t("cli.personas.linted", lang, linted=number(len(library.personas), lang), warnings=number(count, lang)))
     if library.errors:
         return 1
     return 1 if strict and count else 0
 
 
-def _new(args: argparse.Namespace, settings: Settings) -> int:
+def _new(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     pid = args.id.removesuffix(".yaml").removesuffix(".yml")
-    other = [lang for lang in LANGS if lang != args.lang and pid.endswith(f".{lang}")]
+    other = [code for code in LANGS if code != args.lang and pid.endswith(f".{code}")]
     if other:
-        print(f"error: {pid!r} ends with .{other[0]} but --lang is {args.lang}", file=sys.stderr)
+        mismatch = t("cli.personas.lang_mismatch", lang, persona=repr(pid), suffix=other[0], chosen=args.lang)
+        print(t("cli.error", lang, message=mismatch), file=sys.stderr)
         return 2
     if not pid.endswith(f".{args.lang}"):
         pid = f"{pid}.{args.lang}"
     if not is_valid_id(pid):
-        print(f"error: {pid!r}: use lowercase letters, digits, '.', '-' or '_' (e.g. dupont.fr)", file=sys.stderr)
+        print(t("cli.error", lang, message=t("cli.personas.bad_id", lang, persona=repr(pid))), file=sys.stderr)
         return 2
     directory: Path = args.dir or settings.personas_dir
     path = directory / f"{pid}.yaml"
     if path.exists() and not args.force:
-        print(f"error: {path} exists (use --force to overwrite)", file=sys.stderr)
+        print(t("cli.error", lang, message=t("cli.personas.exists", lang, path=path)), file=sys.stderr)
         return 1
     directory.mkdir(parents=True, exist_ok=True)
     path.write_text(skeleton(args.lang), encoding="utf-8")
     if not (directory / SCHEMA_FILE_NAME).exists():
         (directory / SCHEMA_FILE_NAME).write_text(schema_text(), encoding="utf-8")
-    print(f"wrote {path}: fill it, then `alliance personas validate {path}`")
+    print(t("cli.personas.written", lang, path=path))
     return 0
 
 
@@ -82,17 +84,18 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     command = args.personas_command
+    lang = cli_lang()
     paths: list[Path] = getattr(args, "paths", None) or [settings.personas_dir]
     if command == "validate":
-        return _validate(paths)
+        return _validate(paths, lang)
     if command == "lint":
-        return _lint(paths, args.strict)
+        return _lint(paths, args.strict, lang)
     if command == "new":
-        return _new(args, settings)
+        return _new(args, settings, lang)
     if command == "show":
         return _show(args, settings)
     out: Path = args.out or settings.personas_dir / SCHEMA_FILE_NAME
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(schema_text(), encoding="utf-8")
-    print(f"wrote {out}")
+    print(t("cli.personas.schema_written", lang, path=out))
     return 0

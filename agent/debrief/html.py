@@ -152,6 +152,8 @@ def to_html(debrief: Debrief, lang: Lang) -> str:
         branch_of=branch_of,
         text={key.removeprefix("debrief."): t(key, lang) for key in _TEXTS},
         colon=_colon(lang),
+        # Markup, not text: the chart is the output of our own autoescaping template (timeline.svg.j2), where
+        # every session text was already escaped. Nothing else, and never session text, is marked safe.
         svg=rendered(timeline_svg(debrief, lang)),
         table=_table(debrief, lang),
         counts=_counts_lines(debrief, lang),

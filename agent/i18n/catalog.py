@@ -109,9 +109,10 @@ def cli_lang(environ: Mapping[str, str] | None = None) -> Lang:
     return "en"
 
 
-def number(value: float, lang: Lang) -> str:
-    """At most two decimals, no trailing zeros, in the language's notation (3.5 / 3,5)."""
-    return str(format_decimal(value, format="#,##0.##", locale=LOCALES[lang]))
+def number(value: float, lang: Lang, *, decimals: int = 2, fixed: bool = False) -> str:
+    """In the language's notation (3.5 / 3,5): at most `decimals` decimals, no trailing zeros unless `fixed`."""
+    pattern = "#,##0" + ("." + ("0" if fixed else "#") * decimals if decimals else "")
+    return str(format_decimal(value, format=pattern, locale=LOCALES[lang]))
 
 
 def percent(value: float, lang: Lang) -> str:

@@ -67,7 +67,7 @@ export default function AllianceMonitor() {
               <div className="text-xs uppercase tracking-wide opacity-70">{f.kindName}</div>
               <div className="text-sm font-medium">
                 {f.labelName}{f.subtype ? ` · ${f.subtype}` : ""}
-                <span className="ml-2 text-xs opacity-60">{ui.confidence} {Math.round(f.confidence * 100)}%</span>
+                <span className="ml-2 text-xs opacity-60">{ui.confidence} {f.confidenceText}</span>
               </div>
               {f.rationale && <div className="text-xs mt-1 opacity-80">{f.rationale}</div>}
             </div>
