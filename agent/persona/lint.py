@@ -64,7 +64,7 @@ def _text_fields(loaded: LoadedPersona) -> Iterator[tuple[tuple[str | int, ...],
 
 def lint_persona(loaded: LoadedPersona) -> list[LintWarning]:
     p = loaded.persona
-    root = compose_nodes(read_persona_text(loaded.path))
+    root = loaded.nodes if loaded.nodes is not None else compose_nodes(read_persona_text(loaded.path))
     warnings: list[LintWarning] = []
 
     def warn(loc: tuple[str | int, ...], message: str) -> None:

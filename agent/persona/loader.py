@@ -42,6 +42,7 @@ class LoadedPersona:
     id: str
     path: Path
     persona: Persona
+    nodes: yaml.Node | None = None  # the file's YAML node tree, kept to locate fields by line (lint)
 
 
 @dataclass
@@ -128,11 +129,25 @@ def compose_nodes(text: str) -> yaml.Node | None:
         return None
 
 
+def _parse_once(text: str) -> tuple[yaml.Node | None, Any]:
+    """The YAML node tree (for line numbers) and the data built from that same tree: one parse."""
+    loader = _SafeLineLoader(text)
+    try:
+        root = loader.get_single_node()  # type: ignore[no-untyped-call]
+        return root, (loader.construct_document(root) if root is not None else None)  # type: ignore[no-untyped-call]
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+
+
 def parse_persona(text: str, path: Path) -> Persona:
     """Parse and validate persona YAML text. Raises PersonaLoadError with located errors."""
+    return parse_persona_nodes(text, path)[0]
+
+
+def parse_persona_nodes(text: str, path: Path) -> tuple[Persona, yaml.Node | None]:
+    """The persona and the node tree it was built from (the YAML is parsed once)."""
     try:
-        root = yaml.compose(text, Loader=_SafeLineLoader)  # type: ignore[arg-type]
-        data = yaml.load(text, Loader=_SafeLineLoader)
+        root, data = _parse_once(text)
     except RecursionError as exc:
         raise PersonaLoadError([PersonaError(path, None, "", "YAML nested too deeply")]) from exc
     except yaml.YAMLError as exc:
@@ -145,7 +160,7 @@ def parse_persona(text: str, path: Path) -> Persona:
     if not isinstance(data, dict):
         raise PersonaLoadError([PersonaError(path, 1, "", "a persona is a mapping of fields, not a list or a scalar")])
     try:
-        return Persona.model_validate(data)
+        return Persona.model_validate(data), root
     except ValidationError as exc:
         errors = []
         for err in exc.errors():
@@ -158,6 +173,11 @@ def parse_persona(text: str, path: Path) -> Persona:
 
 def load_persona(path: Path) -> Persona:
     return parse_persona(read_persona_text(path), path)
+
+
+def load_persona_file(pid: str, path: Path) -> LoadedPersona:
+    persona, nodes = parse_persona_nodes(read_persona_text(path), path)
+    return LoadedPersona(pid, path, persona, nodes)
 
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -199,7 +219,7 @@ def load_paths(paths: Iterable[Path]) -> PersonaLibrary:
             library.errors.append(PersonaError(path, None, "", f"duplicate persona id {pid!r} (already in {first})"))
             continue
         try:
-            library.personas[pid] = LoadedPersona(pid, path, load_persona(path))
+            library.personas[pid] = load_persona_file(pid, path)
         except PersonaLoadError as exc:
             library.errors.extend(exc.errors)
         except OSError as exc:
@@ -218,12 +238,12 @@ def resolve_persona(ref: str, directory: Path) -> LoadedPersona:
     """Find a persona by id (``bertrand.fr``) or by path."""
     candidate = Path(ref)
     if candidate.suffix in PERSONA_SUFFIXES and candidate.exists():
-        return LoadedPersona(persona_id(candidate), candidate, load_persona(candidate))
+        return load_persona_file(persona_id(candidate), candidate)
     if not _ID_RE.match(ref):
         raise PersonaLoadError([PersonaError(Path(ref), None, "", "not a persona id or a YAML file")])
     for suffix in PERSONA_SUFFIXES:
         path = directory / f"{ref}{suffix}"
         if path.exists():
-            return LoadedPersona(ref, path, load_persona(path))
+            return load_persona_file(ref, path)
     known = ", ".join(sorted(persona_id(p) for p in directory.glob("*.y*ml"))) or "none"
     raise PersonaLoadError([PersonaError(directory / ref, None, "", f"no such persona (known: {known})")])
