@@ -34,7 +34,7 @@ def _lint(paths: list[Path], strict: bool, lang: Lang) -> int:
         print(t("cli.personas.not_linted", lang, error=error))
     count = 0
     for loaded in library.personas.values():
-        for warning in lint_persona(loaded):
+        for warning in lint_persona(loaded, lang):
             print(warning)
             count += 1
     print(t("cli.personas.linted", lang, linted=number(len(library.personas), lang), warnings=number(count, lang)))

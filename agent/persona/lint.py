@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from agent.domain.language import guess_language
-from agent.domain.taxonomy import LANGS
+from agent.domain.taxonomy import LANGS, Lang
+from agent.i18n.catalog import t
 from agent.persona.loader import LoadedPersona, PersonaError, compose_nodes, line_of, read_persona_text
 
 SPAN_WORDS = 5  # a run of this many words shared by the brief and a hidden field gives it away
@@ -26,9 +27,11 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class LintWarning(PersonaError):
     """A quality warning, located like a validation error."""
 
+    lang: Lang = "en"
+
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else f"{self.path}"
-        return f"{where}: {self.field}: warning: {self.message}"
+        return f"{where}: {self.field}: {t('persona.lint.warning', self.lang)}: {self.message}"
 
 
 def _words(text: str) -> list[str]:
@@ -62,50 +65,50 @@ def _text_fields(loaded: LoadedPersona) -> Iterator[tuple[tuple[str | int, ...],
         yield ("guarded_facts", i, "fact"), fact.fact
 
 
-def lint_persona(loaded: LoadedPersona) -> list[LintWarning]:
+def lint_persona(loaded: LoadedPersona, lang: Lang = "en") -> list[LintWarning]:
+    """Quality warnings on a valid persona, worded in `lang` (the faculty member's, not the patient's)."""
     p = loaded.persona
     root = loaded.nodes if loaded.nodes is not None else compose_nodes(read_persona_text(loaded.path))
     warnings: list[LintWarning] = []
 
     def warn(loc: tuple[str | int, ...], message: str) -> None:
         dotted = ".".join(str(part) for part in loc)
-        warnings.append(LintWarning(loaded.path, line_of(root, loc), dotted, message))
+        warnings.append(LintWarning(loaded.path, line_of(root, loc), dotted, message, lang))
 
     if not p.withdrawal_triggers:
-        warn(("withdrawal_triggers",), "no withdrawal trigger: the patient has no reason to shut down")
+        warn(("withdrawal_triggers",), t("persona.lint.no_withdrawal_trigger", lang))
     if not p.confrontation_triggers:
-        warn(("confrontation_triggers",), "no confrontation trigger: the patient has no reason to push back")
+        warn(("confrontation_triggers",), t("persona.lint.no_confrontation_trigger", lang))
     if not p.repair_responses:
-        warn(("repair_responses",), "no repair response: nothing the learner does can restore trust")
+        warn(("repair_responses",), t("persona.lint.no_repair_response", lang))
     if len(_words(p.inner_monologue)) < MIN_MONOLOGUE_WORDS:
-        warn(
-            ("inner_monologue",),
-            f"the inner monologue is nearly empty (under {MIN_MONOLOGUE_WORDS} words): "
-            "the patient has no private stakes to play from",
-        )
+        warn(("inner_monologue",), t("persona.lint.thin_monologue", lang, minimum=MIN_MONOLOGUE_WORDS))
     if not p.guarded_facts:
-        warn(("guarded_facts",), "no guarded fact: the learner has nothing to discover by asking or earning trust")
+        warn(("guarded_facts",), t("persona.lint.no_guarded_fact", lang))
 
     lang_in_name = loaded.id.rsplit(".", 1)[-1] if "." in loaded.id else None
     if lang_in_name in LANGS and lang_in_name != p.language:
-        warn(("language",), f"the file name says '{lang_in_name}' but the language is '{p.language}'")
+        warn(("language",), t("persona.lint.language_mismatch", lang, named=lang_in_name, language=p.language))
 
     for loc, text in _text_fields(loaded):
         if PLACEHOLDER.search(text):
-            warn(loc, "placeholder text left to fill")
+            warn(loc, t("persona.lint.placeholder", lang))
         if TEMPLATE_SYNTAX.search(text):
-            warn(loc, "template syntax ('{{', '{%') is shown literally: persona text is data, never a template")
+            warn(loc, t("persona.lint.template_syntax", lang))
         if loc[0] == "display_name" or len(_words(text)) < MIN_WORDS_FOR_LANGUAGE:
             continue
         found = guess_language(text)
         if found != p.language:
-            warn(loc, f"this text reads as '{found}' but the persona's language is '{p.language}'")
+            warn(loc, t("persona.lint.reads_as", lang, found=found, language=p.language))
 
-    hidden: list[tuple[str, str]] = [("the inner monologue", p.inner_monologue)]
-    hidden += [(f"guarded fact {i + 1}", g.fact) for i, g in enumerate(p.guarded_facts)]
+    hidden: list[tuple[str, str]] = [(t("persona.lint.the_monologue", lang), p.inner_monologue)]
+    hidden += [(t("persona.lint.guarded_fact", lang, n=i + 1), g.fact) for i, g in enumerate(p.guarded_facts)]
     for field_name, shown in (("case_brief", p.case_brief), ("title", p.title)):
         for what, text in hidden:
             span = _shared_span(shown, text)
             if span:
-                warn((field_name,), f"the {field_name.replace('_', ' ')} gives away {what}: it shares '{span}'")
+                warn(
+                    (field_name,),
+                    t("persona.lint.gives_away", lang, field=field_name.replace("_", " "), what=what, span=span),
+                )
     return warnings
