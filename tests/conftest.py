@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.support.openai_http",  # recorded OpenAI HTTP through respx
     "tests.support.chainlit_harness",  # a Chainlit tab without a browser
     "tests.support.web_client",  # the app's HTTP side, with logins
+    "tests.support.visits",  # Mrs. Bertrand's personas and sample visits
 ]

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import BaseMessage, SystemMessage
 from tenacity import wait_none
 
 from agent.config import REPO_ROOT, Settings
@@ -25,6 +25,7 @@ from agent.llm.backends import ChatBackend
 from agent.persona.loader import load_persona
 from agent.persona.model import Persona
 from tests.support.network import NetworkGuard
+from tests.support.visits import french_session
 
 MARKER = "ZQX-monologue-5b7e"
 REPLY = "Bonjour docteur. J'ai encore mal à la tête, surtout le soir."
@@ -246,6 +247,34 @@ async def test_session_round_trips_through_json(
     restored = Session.from_json(chat.session.to_json())
     assert restored == chat.session
     assert restored.last_hidden() is not None and restored.last_hidden().inner_monologue == MARKER  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- branching
+
+
+async def test_conversation_branch_at_continues_on_a_new_session(
+    persona: Persona, settings: Settings, scripted_backend: Backend, turn_json: Callable[..., str]
+) -> None:
+    seen: list[Sequence[BaseMessage]] = []
+
+    def respond(messages: Sequence[BaseMessage]) -> str:
+        seen.append(messages)
+        return turn_json("Oui, un peu.", "Elle m'écoute enfin.", alliance=(4, 4, 5), move="repair")
+
+    original = Conversation("bertrand.fr", persona, scripted_backend(respond), settings, evaluator=None)
+    original.session = french_session()
+    branch = original.branch_at(4)
+    assert branch.session is not original.session and branch.persona is original.persona
+    assert branch.patient.backend is original.patient.backend and branch.evaluator is original.evaluator
+    outcome = await branch.learner_says("Je vois que ça vous a touchée. On peut en parler ?")
+    assert outcome.patient_turn is not None and outcome.patient_turn.id == 5
+    system = seen[0][0]
+    assert isinstance(system, SystemMessage) and "lien 2/7" in str(system.content)
+    history = " ".join(str(m.content) for m in seen[0][1:])
+    assert "formulaire pour l'assurance" not in history and "On peut en parler ?" in history
+    assert len(original.session.turns) == 12
+    with pytest.raises(ValueError):
+        original.branch_at(5)
 
 
 # --------------------------------------------------------------------------- the test harness itself

@@ -16,8 +16,13 @@ def imports_of_other_tests(source: str) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(source)):
         names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
+        if isinstance(node, ast.ImportFrom):
+            if node.level > 0:  # a relative import inside tests/ reaches another test module
+                found.append("." * node.level + (node.module or ""))
+                continue
+            names = [node.module or ""]
+            if node.module == "tests":
+                names = [f"tests.{a.name}" for a in node.names]
         for name in names:
             leaf = name.rsplit(".", 1)[-1]
             in_tests = name.startswith("tests.") and not name.startswith(SHARED)
@@ -30,6 +35,8 @@ def test_the_check_catches_a_test_importing_another() -> None:
     assert imports_of_other_tests("from test_auth import web\n") == ["test_auth"]
     assert imports_of_other_tests("from tests.web.test_app_handlers import harness\n")
     assert imports_of_other_tests("import conftest\n") == ["conftest"]
+    assert imports_of_other_tests("from .test_app_handlers import harness\n") == [".test_app_handlers"]
+    assert imports_of_other_tests("from tests import conftest\n") == ["tests.conftest"]
     assert imports_of_other_tests("from tests.support.network import NetworkGuard\n") == []
 
 

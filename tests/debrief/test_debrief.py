@@ -1,145 +1,32 @@
-"""The debrief (timeline, revealed thoughts, key moment, counts, branches), its exports, branching, the command."""
+"""The debrief (timeline, revealed thoughts, key moment, counts), its exports, the comparison of two branches.
+
+Branching itself is tested with the session (tests/domain), the patient and the conversation; the command
+`alliance debrief` in tests/cli.
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import pytest
-from langchain_core.messages import BaseMessage, SystemMessage
 
-from agent.cli import debrief as debrief_command
-from agent.cli.arguments import build_parser
-from agent.config import REPO_ROOT, Settings
-from agent.conversation import Conversation
 from agent.debrief.build import build_debrief
 from agent.debrief.figure import timeline_figure
 from agent.debrief.html import to_html
 from agent.debrief.markdown import to_markdown
 from agent.debrief.model import Debrief, to_json
 from agent.debrief.svg import timeline_svg
-from agent.domain.events import AllianceEvent
-from agent.domain.session import AlliancePerception, HiddenState, Session
-from agent.domain.taxonomy import EventKind, MetacommFunction, RepairPrinciple, RuptureType, Speaker
-from agent.llm.backends import ChatBackend
-from agent.patient.engine import PatientEngine
-from agent.persona.loader import load_persona
+from agent.domain.session import Session
+from agent.domain.taxonomy import EventKind, RepairPrinciple, RuptureType, Speaker
 from agent.persona.model import Persona
+from tests.support.visits import FR_SHAME, alliance_event, english_session, french_session, hidden_state
 
-Backend = Callable[..., ChatBackend]
 SVG = "{http://www.w3.org/2000/svg}"
 
-FR_SHAME = "Il pense que je suis paresseuse. Ça ne sert à rien d'insister, je vais me taire."
-FR_OPENING = "Je dois lui demander les trois mois tout de suite, avant de perdre mes moyens."
-HOSTILE = "Three months is a lot. <script>alert('x')</script> Let's plan a return in two weeks."
-
-
-@pytest.fixture(scope="module")
-def persona_fr() -> Persona:
-    return load_persona(REPO_ROOT / "personas" / "bertrand.fr.yaml")
-
-
-@pytest.fixture(scope="module")
-def persona_en() -> Persona:
-    return load_persona(REPO_ROOT / "personas" / "bertrand.en.yaml")
-
-
-def _hidden(monologue: str, alliance: tuple[int, int, int], emotions: Sequence[str], move: str = "none") -> HiddenState:
-    goals, tasks, bond = alliance
-    return HiddenState.model_validate(
-        {
-            "inner_monologue": monologue,
-            "emotions": list(emotions),
-            "alliance": AlliancePerception(goals=goals, tasks=tasks, bond=bond),
-            "intended_move": move,
-        }
-    )
-
-
-def _event(turn: int, speaker: Speaker, kind: EventKind, evidence: str = "", **labels: object) -> AllianceEvent:
-    return AllianceEvent.model_validate(
-        {"turn": turn, "speaker": speaker, "kind": kind, "evidence": evidence, "confidence": 0.8, **labels}
-    )
-
-
 _C, _P = Speaker.clinician, Speaker.patient
-_R, _A, _M = EventKind.rupture_marker, EventKind.repair_attempt, EventKind.missed_repair
-
-
-def french_session() -> Session:
-    """Scenario A, then a repair that works and one that does not.
-
-    Means: start 3.33; t1 3.33; t3 2.0 (largest drop, after learner turn 2); t5 1.67; t7 3.33
-    (emotional repair on 6 worked); t9 2.33; t11 2.33 (repair on 10 did not work).
-    """
-    s = Session(persona_id="bertrand.fr", language="fr", llm="fake")
-    s.add_learner_turn("Bonjour madame Bertrand, qu'est-ce qui vous amène aujourd'hui ?")
-    s.add_patient_turn(
-        "J'ai encore mal à la tête tous les jours. Je voudrais trois mois de plus.",
-        _hidden(FR_OPENING, (3, 3, 4), ["anxiety"]),
-    )
-    s.add_learner_turn("Trois mois, c'est beaucoup. On va plutôt viser un retour progressif dans deux semaines.")
-    s.add_patient_turn(
-        "D'accord… si vous le dites.", _hidden(FR_SHAME, (2, 2, 2), ["shame", "feeling_judged"], "withdrawal")
-    )
-    s.add_learner_turn("Parfait. Je vous prépare le formulaire pour l'assurance.")
-    s.add_patient_turn("Mm-hmm.", _hidden("Je veux juste partir d'ici.", (2, 1, 2), ["sadness"], "withdrawal"))
-    s.add_learner_turn("Je remarque que vous parlez moins depuis que j'ai parlé du retour. Ça vous a touchée ?")
-    s.add_patient_turn(
-        "Oui… j'ai peur de frapper un autre mur.",
-        _hidden("Enfin, elle voit que ça ne va pas.", (3, 3, 4), ["anxiety", "relief"], "repair"),
-    )
-    s.add_learner_turn("Vous avez l'air fâchée, mais je ne peux rien signer de plus, c'est comme ça.")
-    s.add_patient_turn(
-        "Vous ne me croyez pas, c'est ça ?",
-        _hidden("Encore quelqu'un qui décide à ma place.", (2, 2, 3), ["anger", "feeling_judged"], "confrontation"),
-    )
-    s.add_learner_turn("Dites-moi ce que vous espérez, et je vous dirai ce que je dois évaluer de mon côté.")
-    s.add_patient_turn("Je veux juste qu'on me croie.", _hidden("Je ne sais pas.", (2, 2, 3), ["ambivalence"]))
-    s.events = [
-        _event(3, _P, _R, "si vous le dites", rupture=RuptureType.withdrawal, subtype="deferential_appeasing"),
-        _event(3, _P, _R, "si vous le dites", rupture=RuptureType.withdrawal),  # reported twice
-        _event(4, _C, _M, rupture=RuptureType.withdrawal),
-        _event(5, _P, _R, "Mm-hmm.", rupture=RuptureType.withdrawal, subtype="minimal_response"),
-        _event(6, _C, _A, "Ça vous a touchée ?", function=MetacommFunction.emotional),
-        _event(8, _C, _R, "c'est comme ça", rupture=RuptureType.confrontation),
-        _event(9, _P, _R, "Vous ne me croyez pas", rupture=RuptureType.confrontation),
-        _event(10, _C, _A, "Dites-moi ce que vous espérez", principle=RepairPrinciple.explore_perspectives),
-    ]
-    return s
-
-
-def english_session() -> Session:
-    """A confrontation answered by an emotional repair that works, then a withdrawal left unrepaired."""
-    s = Session(persona_id="bertrand.en", language="en", llm="fake")
-    s.add_learner_turn("Hi Mrs. Bertrand, what brings you in today?")
-    s.add_patient_turn(
-        "The headaches haven't gone away. I'd like three more months.",
-        _hidden("Ask right away, before I lose my nerve.", (3, 3, 4), ["anxiety"]),
-    )
-    s.add_learner_turn(HOSTILE)
-    s.add_patient_turn(
-        "That's not fair. You don't believe me.",
-        _hidden("He thinks I'm milking the system.", (2, 2, 2), ["anger", "feeling_judged"], "confrontation"),
-    )
-    s.add_learner_turn("I can see you're upset. Tell me what worries you about going back.")
-    s.add_patient_turn(
-        "I'm scared I'll hit another wall.", _hidden("Maybe I can tell her.", (3, 3, 4), ["anxiety", "hope"], "repair")
-    )
-    s.add_learner_turn("Okay. Let's just do two weeks then.")
-    s.add_patient_turn("Fine. Whatever you think.", _hidden("Why did I bother.", (2, 2, 3), ["sadness"], "withdrawal"))
-    s.add_learner_turn("So, any questions?")
-    s.events = [
-        _event(3, _P, _R, "You don't believe me", rupture=RuptureType.confrontation),
-        _event(4, _C, _A, "I can see you're upset", function=MetacommFunction.emotional),
-        _event(7, _P, _R, "Whatever you think", rupture=RuptureType.withdrawal),
-        _event(8, _C, _M, rupture=RuptureType.withdrawal),
-    ]
-    return s
+_R = EventKind.rupture_marker
 
 
 # --------------------------------------------------------------------------- content
@@ -241,7 +128,7 @@ def test_key_moment_ties_go_to_the_earliest_drop(persona_en: Persona) -> None:
     s = Session(persona_id="bertrand.en", language="en", llm="fake")
     for text, alliance in (("One.", (3, 3, 4)), ("Two.", (2, 2, 3)), ("Three.", (4, 4, 4)), ("Four.", (3, 3, 3))):
         s.add_learner_turn(f"Learner {text}")
-        s.add_patient_turn(text, _hidden("…", alliance, ["calm"]))
+        s.add_patient_turn(text, hidden_state("…", alliance, ["calm"]))
     moment = build_debrief(s, persona_en).key_moment
     assert moment is not None and moment.drop == 1.0 and moment.learner_turn == 2
 
@@ -249,10 +136,10 @@ def test_key_moment_ties_go_to_the_earliest_drop(persona_en: Persona) -> None:
 def test_with_no_drop_the_key_moment_is_the_first_rupture_marker() -> None:
     s = Session(persona_id="bertrand.en", language="en", llm="fake")
     s.add_learner_turn("You need to go back on Monday.")
-    s.add_patient_turn("No. I won't.", _hidden("No way.", (4, 4, 4), ["anger"]))
+    s.add_patient_turn("No. I won't.", hidden_state("No way.", (4, 4, 4), ["anger"]))
     s.add_learner_turn("Let's talk about it.")
-    s.add_patient_turn("Okay.", _hidden("Hm.", (4, 4, 4), ["calm"]))
-    s.events = [_event(1, _P, _R, "I won't", rupture=RuptureType.confrontation)]
+    s.add_patient_turn("Okay.", hidden_state("Hm.", (4, 4, 4), ["calm"]))
+    s.events = [alliance_event(1, _P, _R, "I won't", rupture=RuptureType.confrontation)]
     moment = build_debrief(s).key_moment
     assert moment is not None
     assert (moment.reason, moment.learner_turn, moment.patient_turn, moment.respond_turn) == ("first_rupture", 0, 1, 2)
@@ -262,7 +149,7 @@ def test_with_no_drop_the_key_moment_is_the_first_rupture_marker() -> None:
 def test_a_calm_visit_has_no_key_moment_and_zero_counts(persona_en: Persona) -> None:
     s = Session(persona_id="bertrand.en", language="en", llm="fake")
     s.add_learner_turn("Hello.")
-    s.add_patient_turn("Hello.", _hidden("Fine.", (4, 4, 4), ["calm"]))
+    s.add_patient_turn("Hello.", hidden_state("Fine.", (4, 4, 4), ["calm"]))
     debrief = build_debrief(s, persona_en)
     assert debrief.key_moment is None and debrief.flagged == []
     assert sum(debrief.counts.ruptures_by_type.values()) == 0 and debrief.counts.repairs_assessed == 0
@@ -295,7 +182,7 @@ def test_markdown_headings_follow_the_ui_language(persona_fr: Persona) -> None:
 def test_markdown_neutralises_learner_markup(persona_en: Persona) -> None:
     session = english_session()
     session.turns[2].text = "![x](http://evil.example/t.png) <img src=x> | cell"
-    session.events.append(_event(2, _C, _R, "cell", rupture=RuptureType.confrontation))
+    session.events.append(alliance_event(2, _C, _R, "cell", rupture=RuptureType.confrontation))
     text = to_markdown(build_debrief(session, persona_en), "en")
     assert "![x](" not in text and not re.search(r"(?<!\\)<img", text)  # no image, no raw HTML
     assert r"!\[x\](http://evil.example/t.png) \<img src=x\> \| cell" in text  # still legible in an editor
@@ -330,7 +217,7 @@ def test_svg_is_well_formed_with_lines_glyphs_axes_and_legend(persona_fr: Person
 
 def test_svg_escapes_evidence_in_tooltips(persona_en: Persona) -> None:
     session = english_session()
-    session.events.append(_event(2, _C, _R, "<script>alert('x')</script>", rupture=RuptureType.confrontation))
+    session.events.append(alliance_event(2, _C, _R, "<script>alert('x')</script>", rupture=RuptureType.confrontation))
     svg = timeline_svg(build_debrief(session, persona_en), "en")
     assert "<script" not in svg
     titles = [el.text or "" for el in ET.fromstring(svg).iter(f"{SVG}title")]
@@ -350,86 +237,14 @@ def test_plotly_figure_shows_the_same_lines_and_glyphs(persona_fr: Persona) -> N
     ]
 
 
-# --------------------------------------------------------------------------- branching
-
-
-def test_branch_at_keeps_earlier_turns_and_their_events_only() -> None:
-    original = french_session()
-    before = original.to_json()
-    branch = original.branch_at(4)
-    assert branch.id != original.id and (branch.parent_id, branch.branch_turn) == (original.id, 4)
-    assert [t.id for t in branch.turns] == [0, 1, 2, 3]
-    assert {e.turn for e in branch.events} == {3}
-    assert branch.last_hidden() is not None and branch.last_hidden().inner_monologue == FR_SHAME  # type: ignore[union-attr]
-    branch.turns[3].text = "changed"
-    branch.add_learner_turn("Je vois que ça vous a touchée.")
-    assert original.to_json() == before  # the original is untouched
-    assert branch.turns[-1].id == 4
-
-
-def test_branch_at_refuses_a_patient_turn_or_an_unknown_turn() -> None:
-    session = french_session()
-    with pytest.raises(ValueError, match="patient turn"):
-        session.branch_at(3)
-    with pytest.raises(ValueError, match="not in session"):
-        session.branch_at(42)
-
-
-def test_branch_at_keeps_failures_of_earlier_turns_only() -> None:
-    session = french_session()
-    session.failures = ["turn 2: TimeoutError", "turn 6: APIConnectionError", "odd note"]
-    assert session.branch_at(4).failures == ["turn 2: TimeoutError"]
-
-
-def test_old_transcripts_without_branch_fields_still_load() -> None:
-    data = json.loads(french_session().to_json())
-    del data["parent_id"], data["branch_turn"]
-    loaded = Session.from_json(json.dumps(data))
-    assert loaded.parent_id is None and loaded.branch_turn is None and len(loaded.turns) == 12
-    assert Session.from_json(loaded.branch_at(2).to_json()).branch_turn == 2
-
-
-def test_the_patient_prompt_after_branching_uses_the_restored_hidden_state(
-    persona_fr: Persona, settings: Settings, scripted_backend: Backend
-) -> None:
-    engine = PatientEngine(persona_fr, scripted_backend(lambda _: "{}"), settings)
-    original = french_session()
-    assert "objectifs 2/7, tâches 2/7, lien 3/7" in engine.system_prompt(original)  # turn 11
-    restored = engine.system_prompt(original.branch_at(4))
-    assert "objectifs 2/7, tâches 2/7, lien 2/7" in restored  # turn 3
-    assert "lien 3/7" not in restored
-
-
-async def test_conversation_branch_at_continues_on_a_new_session(
-    persona_fr: Persona, settings: Settings, scripted_backend: Backend, turn_json: Callable[..., str]
-) -> None:
-    seen: list[Sequence[BaseMessage]] = []
-
-    def respond(messages: Sequence[BaseMessage]) -> str:
-        seen.append(messages)
-        return turn_json("Oui, un peu.", "Elle m'écoute enfin.", alliance=(4, 4, 5), move="repair")
-
-    original = Conversation("bertrand.fr", persona_fr, scripted_backend(respond), settings, evaluator=None)
-    original.session = french_session()
-    branch = original.branch_at(4)
-    assert branch.session is not original.session and branch.persona is original.persona
-    assert branch.patient.backend is original.patient.backend and branch.evaluator is original.evaluator
-    outcome = await branch.learner_says("Je vois que ça vous a touchée. On peut en parler ?")
-    assert outcome.patient_turn is not None and outcome.patient_turn.id == 5
-    system = seen[0][0]
-    assert isinstance(system, SystemMessage) and "lien 2/7" in str(system.content)
-    history = " ".join(str(m.content) for m in seen[0][1:])
-    assert "formulaire pour l'assurance" not in history and "On peut en parler ?" in history
-    assert len(original.session.turns) == 12
-    with pytest.raises(ValueError):
-        original.branch_at(5)
+# --------------------------------------------------------------------------- comparing branches
 
 
 def test_comparison_of_two_branches_from_the_branch_point(persona_fr: Persona) -> None:
     original = french_session()
     branch = original.branch_at(4)
     branch.add_learner_turn("Je vois que ça vous a touchée. On peut en parler ?")
-    branch.add_patient_turn("Oui… merci.", _hidden("Elle m'écoute.", (4, 4, 5), ["relief"], "repair"))
+    branch.add_patient_turn("Oui… merci.", hidden_state("Elle m'écoute.", (4, 4, 5), ["relief"], "repair"))
     comp = build_debrief(branch, persona_fr, compare=original).comparison
     assert comp is not None and comp.branch_turn == 4
     assert comp.start is not None and comp.start.turn == 3 and comp.start.mean == 2.0
@@ -456,93 +271,3 @@ def test_comparison_of_two_branches_from_the_branch_point(persona_fr: Persona) -
 def test_comparing_with_another_persona_is_refused(persona_fr: Persona) -> None:
     with pytest.raises(ValueError, match="not two branches"):
         build_debrief(french_session(), persona_fr, compare=english_session())
-
-
-# --------------------------------------------------------------------------- the command
-
-
-def _args(
-    transcript: Path, out: Path | None = None, compare: Path | None = None, lang: str | None = None
-) -> argparse.Namespace:
-    argv = ["debrief", str(transcript)]
-    argv += ["--out", str(out)] if out else []
-    argv += ["--compare", str(compare)] if compare else []
-    argv += ["--lang", lang] if lang else []
-    return build_parser().parse_args(argv)
-
-
-@pytest.fixture
-def fr_transcript(tmp_path: Path) -> Path:
-    path = tmp_path / "visite.json"
-    french_session().save(path)
-    return path
-
-
-def test_command_prints_markdown_with_the_persona_found(
-    fr_transcript: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert debrief_command.run(_args(fr_transcript), settings) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("# Débriefing — Mme Bertrand") and "| 0 (début) | 3 | 3 | 4 |  |" in out
-    assert FR_SHAME in out
-
-
-def test_command_writes_markdown_and_svg_side_by_side(fr_transcript: Path, settings: Settings, tmp_path: Path) -> None:
-    out = tmp_path / "report" / "visite.md"
-    assert debrief_command.run(_args(fr_transcript, out, lang="en"), settings) == 0
-    text = out.read_text(encoding="utf-8")
-    assert "![Alliance trajectory](visite.svg)" in text and "## Key moment" in text
-    ET.parse(out.with_suffix(".svg"))
-
-
-def test_command_writes_html_and_json(fr_transcript: Path, settings: Settings, tmp_path: Path) -> None:
-    assert debrief_command.run(_args(fr_transcript, tmp_path / "d.html"), settings) == 0
-    assert "<svg" in (tmp_path / "d.html").read_text(encoding="utf-8")
-    assert debrief_command.run(_args(fr_transcript, tmp_path / "d.json"), settings) == 0
-    debrief = Debrief.model_validate_json((tmp_path / "d.json").read_text(encoding="utf-8"))
-    assert debrief.key_moment is not None and debrief.key_moment.learner_turn == 2
-
-
-def test_command_compares_two_branches(fr_transcript: Path, settings: Settings, tmp_path: Path) -> None:
-    branch = Session.from_json(fr_transcript.read_text(encoding="utf-8")).branch_at(4)
-    branch.save(tmp_path / "branch.json")
-    assert debrief_command.run(_args(tmp_path / "branch.json", tmp_path / "c.json", fr_transcript), settings) == 0
-    debrief = Debrief.model_validate_json((tmp_path / "c.json").read_text(encoding="utf-8"))
-    assert debrief.comparison is not None and debrief.comparison.branch_turn == 4
-
-
-def test_command_works_without_the_persona(
-    tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
-) -> None:
-    session = french_session()
-    session.persona_id = "nobody.fr"
-    session.save(tmp_path / "s.json")
-    assert debrief_command.run(_args(tmp_path / "s.json"), settings) == 0
-    captured = capsys.readouterr()
-    assert "début" not in captured.out and "| 3 | 2 | 2 | 2 |" in captured.out
-    assert "nobody.fr" in captured.err
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [(None, "no such file"), ("{not json", "not a session transcript"), ('{"turns": []}', "not a session transcript")],
-)
-def test_command_reports_a_broken_transcript_in_one_line(
-    tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str], content: str | None, message: str
-) -> None:
-    path = tmp_path / "broken.json"
-    if content is not None:
-        path.write_text(content, encoding="utf-8")
-    assert debrief_command.run(_args(path), settings) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and err.count("\n") == 1 and "Traceback" not in err
-
-
-def test_command_refuses_an_unknown_format_and_a_foreign_branch(
-    fr_transcript: Path, tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert debrief_command.run(_args(fr_transcript, tmp_path / "d.pdf"), settings) == 2
-    assert ".md, .html or .json" in capsys.readouterr().err
-    english_session().save(tmp_path / "en.json")
-    assert debrief_command.run(_args(fr_transcript, compare=tmp_path / "en.json"), settings) == 2
-    assert "not two branches" in capsys.readouterr().err

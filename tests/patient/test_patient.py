@@ -10,7 +10,7 @@ import jinja2
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from agent.config import REPO_ROOT, Settings
+from agent.config import Settings
 from agent.domain.session import AlliancePerception, HiddenState, Session
 from agent.domain.taxonomy import Emotion, Move
 from agent.llm.backends import ChatBackend
@@ -18,8 +18,8 @@ from agent.llm.prompts import render, render_string, template_text
 from agent.llm.structured import StructuredOutputError
 from agent.patient.engine import MAX_ATTEMPTS, PatientEngine
 from agent.patient.guard import fallback_reply
-from agent.persona.loader import load_persona
 from agent.persona.model import Persona
+from tests.support.visits import french_session
 
 MARKER = "QZX-secret-4711"
 MONOLOGUE = (
@@ -30,16 +30,6 @@ REPLY = "Bonjour docteur. J'ai encore mal à la tête presque tous les jours, su
 
 Backend = Callable[..., ChatBackend]
 TurnJson = Callable[..., str]
-
-
-@pytest.fixture(scope="module")
-def persona_fr() -> Persona:
-    return load_persona(REPO_ROOT / "personas" / "bertrand.fr.yaml")
-
-
-@pytest.fixture(scope="module")
-def persona_en() -> Persona:
-    return load_persona(REPO_ROOT / "personas" / "bertrand.en.yaml")
 
 
 def new_session(persona: Persona, learner: str | None = "Bonjour madame, qu'est-ce qui vous amène ?") -> Session:
@@ -353,3 +343,17 @@ def test_persona_text_is_data_not_template_code(
     prompt = PatientEngine(sneaky, scripted_backend(lambda _: ""), settings).system_prompt(new_session(sneaky))
     assert "Nathalie {{ 7 * 7 }} {% raw %}x{% endraw %}" in prompt
     assert "49" not in prompt.split("# Votre situation")[0]
+
+
+# --------------------------------------------------------------------------- after branching
+
+
+def test_the_patient_prompt_after_branching_uses_the_restored_hidden_state(
+    persona_fr: Persona, settings: Settings, scripted_backend: Backend
+) -> None:
+    engine = PatientEngine(persona_fr, scripted_backend(lambda _: "{}"), settings)
+    original = french_session()
+    assert "objectifs 2/7, tâches 2/7, lien 3/7" in engine.system_prompt(original)  # turn 11
+    restored = engine.system_prompt(original.branch_at(4))
+    assert "objectifs 2/7, tâches 2/7, lien 2/7" in restored  # turn 3
+    assert "lien 3/7" not in restored

@@ -7,23 +7,14 @@ mapping and the DDL text only (no server here).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import os
-import shutil
-import socket
 import sqlite3
 import stat
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import socketio
 from chainlit.context import ChainlitContext, context_var
 from chainlit.session import HTTPSession
 from chainlit.types import Pagination, ThreadFilter
@@ -32,7 +23,6 @@ from pydantic import SecretStr
 from sqlalchemy import inspect, text
 
 from agent.config import Settings
-from agent.domain.session import Session
 from agent.domain.visit import VisitState
 from agent.storage.access import AccessDenied, Requester, Role
 from agent.storage.sessions import (
@@ -46,9 +36,8 @@ from agent.storage.sessions import (
     schema_statements,
     with_learner_turn,
 )
-from agent.storage.users import Account, hash_password, write_users_file
 from agent.web.datalayer import AllianceDataLayer
-from tests.support.storage import DATABASES, KEPT_MARKER, POSTGRES_URL, drop_tables, make_rich_session
+from tests.support.storage import DATABASES, KEPT_MARKER, POSTGRES_URL, drop_tables, make_rich_session, sqlite_tables
 
 ALICE = Requester("alice", "learner")
 BOB = Requester("bob", "learner")
@@ -59,26 +48,9 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-def tables(path: Path) -> set[str]:
-    with sqlite3.connect(path) as conn:
-        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
 def http_context() -> None:
     """What Chainlit sets up around an HTTP call: step writes then run at once, not queued for a socket."""
     context_var.set(ChainlitContext(HTTPSession(id=str(uuid.uuid4()), client_type="webapp")))
-
-
-def scan_chainlit_tables(path: Path, needle: str) -> list[str]:
-    """Every Chainlit table cell (any column) that contains the needle, as 'table.column'."""
-    found = []
-    with sqlite3.connect(path) as conn:
-        for table in CHAINLIT_TABLES:
-            cursor = conn.execute(f"SELECT * FROM {table}")
-            columns = [d[0] for d in cursor.description]
-            for row in cursor:
-                found += [f"{table}.{c}" for c, v in zip(columns, row, strict=True) if needle in str(v)]
-    return found
 
 
 # --------------------------------------------------------------------------- the database URL
@@ -162,14 +134,14 @@ async def test_schema_is_created_on_a_fresh_file_owner_only_and_creating_it_agai
     engine = make_engine(sqlite_url(path))
     try:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it will hold conversations
-        assert tables(path) == set()
+        assert sqlite_tables(path) == set()
         await create_schema(engine)
-        assert tables(path) == {*CHAINLIT_TABLES, SESSIONS_TABLE}
+        assert sqlite_tables(path) == {*CHAINLIT_TABLES, SESSIONS_TABLE}
         store = SessionStore(engine)
         await store.save(str(uuid.uuid4()), "alice", make_rich_session())
         await create_schema(engine)  # second start
         await create_schema(engine)
-        assert tables(path) == {*CHAINLIT_TABLES, SESSIONS_TABLE}
+        assert sqlite_tables(path) == {*CHAINLIT_TABLES, SESSIONS_TABLE}
         with sqlite3.connect(path) as conn:
             assert conn.execute(f"SELECT count(*) FROM {SESSIONS_TABLE}").fetchone() == (1,)
             assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
@@ -331,176 +303,3 @@ def test_with_learner_turn_is_the_next_state_and_leaves_the_session_alone() -> N
     assert pending.turns[-1].id == 2 and pending.turns[-1].text == "Et le travail ?"
     session.add_learner_turn("Et le travail ?")  # what Conversation.learner_says then does
     assert session.observer_transcript() == pending.observer_transcript()
-
-
-# --------------------------------------------------------------------------- a real server, killed mid-session
-
-
-REPO = Path(__file__).resolve().parents[2]
-CHAINLIT = REPO / ".venv" / "bin" / "chainlit"
-FAKE_MONOLOGUE = "J'espère qu'il va m'écouter."  # the hidden state of agent.llm.fake's default patient
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class LiveApp:
-    """`chainlit run agent/web/app.py` in a subprocess, on the fake model, kept in tmp_path."""
-
-    def __init__(self, tmp_path: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.data_dir = tmp_path / "data"
-        self.log = tmp_path / "server.log"
-        # Its own working directory: the project's Chainlit config, but no developer `.env`, and
-        # Chainlit's session files (left behind by a kill) stay out of the repository.
-        self.cwd = tmp_path / "cwd"
-        shutil.copytree(REPO / ".chainlit", self.cwd / ".chainlit")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ALLIANCE_", "CHAINLIT_"))}
-        self.env |= {
-            "ALLIANCE_LLM": "fake",
-            "ALLIANCE_DATA_DIR": str(self.data_dir),
-            "ALLIANCE_USERS_FILE": str(tmp_path / "users.toml"),
-            "DATABASE_URL": "",
-            "ALLIANCE_USERS": "",
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> None:
-        command = [str(CHAINLIT), "run", str(REPO / "agent" / "web" / "app.py"), "--headless"]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*command, "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=self.cwd,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient(base_url=self.url) as client:
-            while time.monotonic() < deadline:
-                assert self.process.poll() is None, self.log.read_text()
-                try:
-                    if (await client.get("/auth/config")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.3)
-        raise AssertionError(f"the app did not start:\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown hook runs, nothing is flushed: a crash, not a stop."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    async def login(self, name: str, password: str) -> str:
-        async with httpx.AsyncClient(base_url=self.url) as client:
-            response = await client.post("/login", data={"username": name, "password": password})
-            assert response.status_code == 200, response.text
-            return str(response.cookies["access_token"])
-
-
-class Tab:
-    """A browser tab on the socket.io protocol of DESIGN.md §3."""
-
-    def __init__(self) -> None:
-        self.client = socketio.AsyncClient()
-        self.events: list[tuple[str, Any]] = []
-        self.task_ends = 0
-        self.client.on("*", self._record)
-
-    async def _record(self, event: str, data: Any = None) -> None:
-        self.events.append((event, data))
-        if event == "task_end":
-            self.task_ends += 1
-
-    async def open(self, app: LiveApp, token: str, thread_id: str = "") -> None:
-        auth = {"clientType": "webapp", "sessionId": str(uuid.uuid4()), "threadId": thread_id, "userEnv": "{}"}
-        auth["chatProfile"] = "bertrand.fr"
-        await self.client.connect(
-            app.url,
-            socketio_path="/ws/socket.io",
-            headers={"Cookie": f"access_token={token}"},
-            auth=auth,
-            transports=["websocket"],
-        )
-        await self.client.emit("connection_successful")
-        await self.wait_for(lambda: self.task_ends >= 2 or any(e == "resume_thread" for e, _ in self.events))
-
-    async def say(self, text: str) -> None:
-        ends = self.task_ends
-        message = {"id": str(uuid.uuid4()), "type": "user_message", "output": text, "createdAt": "", "threadId": ""}
-        await self.client.emit("client_message", {"message": message, "fileReferences": []})
-        await self.wait_for(lambda: self.task_ends > ends)
-
-    async def wait_for(self, condition: Callable[[], bool], timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert time.monotonic() < deadline, f"timed out; events: {[e for e, _ in self.events]}"
-            await asyncio.sleep(0.05)
-
-    def sent(self) -> str:
-        return json.dumps(self.events, ensure_ascii=False, default=str)
-
-
-def kept_session(db: Path) -> tuple[str, Session]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        row = conn.execute(f"SELECT thread_id, session_json FROM {SESSIONS_TABLE}").fetchone()
-    assert row is not None
-    return row[0], Session.from_json(row[1])
-
-
-async def wait_for_turns(db: Path, count: int) -> Session:
-    deadline = time.monotonic() + 20
-    while True:
-        if db.exists() and tables(db) >= {SESSIONS_TABLE}:
-            with contextlib.suppress(AssertionError):
-                _, session = kept_session(db)
-                if len(session.turns) >= count:
-                    return session
-        assert time.monotonic() < deadline, f"the store never reached {count} turns"
-        await asyncio.sleep(0.1)
-
-
-async def test_a_killed_server_loses_no_turn_and_the_visit_resumes_with_the_same_login(tmp_path: Path) -> None:
-    write_users_file(tmp_path / "users.toml", {"alice": Account("alice", "learner", hash_password("alice-pass-1"))})
-    app = LiveApp(tmp_path)
-    db = app.data_dir / "alliance.db"
-    try:
-        await app.start()
-        token = await app.login("alice", "alice-pass-1")
-        tab = Tab()
-        await tab.open(app, token)
-        await tab.say("Bonjour Madame Bertrand, comment allez-vous ?")
-        await tab.say("Qu'est-ce qui vous inquiète le plus ?")
-        first = await wait_for_turns(db, 4)
-        thread_id, _ = kept_session(db)
-        app.kill()  # the socket drops with the server; no disconnect handler runs
-        await tab.client.disconnect()
-        assert stat.S_IMODE((app.data_dir / "chainlit_auth_secret").stat().st_mode) == 0o600
-
-        await app.start()
-        tab = Tab()
-        await tab.open(app, token, thread_id)  # the login from before the crash still works
-        resumed = [d for e, d in tab.events if e == "resume_thread"]
-        assert resumed and [s["output"] for s in resumed[0]["steps"] if s["type"] == "user_message"] == [
-            "Bonjour Madame Bertrand, comment allez-vous ?",
-            "Qu'est-ce qui vous inquiète le plus ?",
-        ]
-        await tab.say("Et le travail, comment ça se passe ?")
-        final = await wait_for_turns(db, 6)
-        await tab.client.disconnect()
-    finally:
-        app.kill()
-
-    assert [t.text for t in final.turns[:4]] == [t.text for t in first.turns[:4]]
-    assert final.id == first.id and final.turns[4].text == "Et le travail, comment ça se passe ?"
-    assert [t.hidden is not None for t in final.turns] == [False, True] * 3
-    assert all(t.hidden.inner_monologue == FAKE_MONOLOGUE for t in final.turns if t.hidden is not None)
-    assert FAKE_MONOLOGUE not in tab.sent()
-    assert scan_chainlit_tables(db, FAKE_MONOLOGUE) == []
-    assert scan_chainlit_tables(db, "Et le travail, comment ça se passe ?")  # the scan sees the visible turns

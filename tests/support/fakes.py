@@ -2,9 +2,8 @@
 
 Every test runs in its own empty working directory with the OpenAI, DATABASE_URL and ALLIANCE_*
 variables removed (ALLIANCE_CACHE_DIR excepted: it only says where the fetched local model lives), so
-no developer `.env` or shell export can change what a test sees. Sockets may connect to
-loopback only (the real local-model test talks to an in-process server on 127.0.0.1);
-anything else fails loudly with `NetworkBlocked`.
+no developer `.env` or shell export can change what a test sees. The network guard (loopback
+only) is its own plugin: tests/support/network.py.
 """
 
 from __future__ import annotations
@@ -40,6 +39,11 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pa
     for name in list(os.environ):
         if name.startswith("ALLIANCE_") and name not in _KEPT_ALLIANCE_VARS:
             monkeypatch.delenv(name, raising=False)
+    # The command line speaks the terminal's language: pin English, as CI has it, so a developer's French
+    # locale changes no expected output (tests of the French CLI set their own locale).
+    for name in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     monkeypatch.chdir(workdir)  # no stray `.env` is read from the repo or the caller's directory

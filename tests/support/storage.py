@@ -1,4 +1,4 @@
-"""Shared by the storage and access tests: which databases to run on.
+"""Shared by the storage, access and app tests: which databases to run on, what a SQLite file holds.
 
 SQLite always. PostgreSQL too when TEST_POSTGRES_URL names a THROWAWAY database (its tables
 are dropped before each test), e.g. postgresql://alliance@127.0.0.1:5432/alliance_test.
@@ -8,6 +8,8 @@ Read at import, so the autouse environment isolation does not hide it.
 from __future__ import annotations
 
 import os
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +17,7 @@ from sqlalchemy import text
 
 from agent.domain.session import AlliancePerception, HiddenState, Session
 from agent.domain.taxonomy import Emotion, Move
-from agent.storage.sessions import (
-    SESSIONS_TABLE,
-    make_engine,
-)
+from agent.storage.sessions import CHAINLIT_TABLES, SESSIONS_TABLE, make_engine
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 
@@ -54,3 +53,21 @@ def make_rich_session(turns: int = 2, marker: str = KEPT_MARKER) -> Session:
         )
         session.add_patient_turn(f"Réponse {n}.", hidden)
     return session
+
+
+def sqlite_tables(path: Path) -> set[str]:
+    """The tables of a SQLite file."""
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def chainlit_cells_with(path: Path, needle: str) -> list[str]:
+    """Every cell of Chainlit's tables (any column) in a SQLite file that contains the needle, as 'table.column'."""
+    found = []
+    with sqlite3.connect(path) as conn:
+        for table in CHAINLIT_TABLES:
+            cursor = conn.execute(f"SELECT * FROM {table}")
+            columns = [d[0] for d in cursor.description]
+            for row in cursor:
+                found += [f"{table}.{c}" for c, v in zip(columns, row, strict=True) if needle in str(v)]
+    return found

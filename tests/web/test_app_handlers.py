@@ -35,7 +35,7 @@ from agent.evaluator.base import Evaluator
 from agent.feedback.monitor import CoachingLevel
 from agent.i18n.catalog import t
 from agent.persona.loader import load_persona
-from agent.storage.sessions import CHAINLIT_TABLES, SESSIONS_TABLE
+from agent.storage.sessions import SESSIONS_TABLE
 from tests.support.chainlit_harness import (
     LEARNER,
     MARKER,
@@ -48,6 +48,7 @@ from tests.support.chainlit_harness import (
     data_layer,
     drain,
 )
+from tests.support.storage import chainlit_cells_with
 
 pytestmark = [
     # Chainlit's WebsocketSession runs the async chat_profiles hook with run_until_complete, which
@@ -229,16 +230,6 @@ async def _say(text: str) -> None:
     await _settle()
 
 
-def _chainlit_cells_with(db_path: Path, needle: str) -> list[str]:
-    found = []
-    with sqlite3.connect(db_path) as conn:
-        for table in CHAINLIT_TABLES:
-            cursor = conn.execute(f"SELECT * FROM {table}")
-            columns = [d[0] for d in cursor.description]
-            found += [f"{table}.{c}" for row in cursor for c, v in zip(columns, row, strict=True) if needle in str(v)]
-    return found
-
-
 def _kept_turns(db_path: Path) -> list[Turn]:
     with sqlite3.connect(db_path) as conn:
         rows = conn.execute(f"SELECT session_json FROM {SESSIONS_TABLE}").fetchall()
@@ -271,8 +262,8 @@ async def test_every_turn_survives_a_restart_and_the_conversation_resumes_where_
     assert all(MARKER in t.hidden.inner_monologue for t in kept if t.hidden is not None)
     # ... and not one hidden word in any Chainlit table (threads, their metadata, steps...).
     assert MARKER not in harness.everything_sent()
-    assert _chainlit_cells_with(harness.db_path, MARKER) == []
-    assert _chainlit_cells_with(harness.db_path, REPLY), "the scan does cover what Chainlit keeps"
+    assert chainlit_cells_with(harness.db_path, MARKER) == []
+    assert chainlit_cells_with(harness.db_path, REPLY), "the scan does cover what Chainlit keeps"
 
     # The server restarts: a new process would have a new data layer, backend and socket session.
     await close_data_layer()
