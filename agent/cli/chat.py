@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any, TextIO
 from agent.config import Settings
 from agent.conversation import Conversation
 from agent.domain.events import AllianceEvent
+from agent.domain.text import clean_text
 from agent.evaluator.base import Evaluator
 from agent.i18n.catalog import cli_lang, colon, t
 from agent.llm.backends import BackendError, build_backend
@@ -77,7 +79,7 @@ async def _chat(args: argparse.Namespace, settings: Settings, lines: TextIO, out
         line = await asyncio.to_thread(lines.readline)
         if not line:
             break
-        text = line.strip()
+        text = clean_text(line).strip()
         if not text:
             continue
         if not args.jsonl:
@@ -106,6 +108,9 @@ async def _chat(args: argparse.Namespace, settings: Settings, lines: TextIO, out
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        # Bytes that are not UTF-8 (a lone surrogate's encoding, say) become U+FFFD instead of a traceback.
+        sys.stdin.reconfigure(errors="replace")
     try:
         return asyncio.run(_chat(args, settings, sys.stdin, sys.stdout))
     except (PersonaLoadError, BackendError) as exc:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.domain.events import AllianceEvent
 from agent.domain.taxonomy import ALLIANCE_MAX, ALLIANCE_MIN, Emotion, Lang, Move, Speaker
+from agent.domain.text import clean_text
 
 
 def _now() -> datetime:
@@ -42,6 +43,11 @@ class HiddenState(BaseModel):
         description="One to three sentences of private thought, first person, in the patient's language."
     )
     emotions: list[Emotion] = Field(max_length=3, description="One to three emotions felt right now.")
+
+    @field_validator("inner_monologue")
+    @classmethod
+    def _clean_monologue(cls, text: str) -> str:
+        return clean_text(text)  # revealed at the debrief and in its exports
 
     @field_validator("emotions", mode="before")
     @classmethod
@@ -80,6 +86,12 @@ class Turn(BaseModel):
     speaker: Speaker
     text: str
     created_at: datetime = Field(default_factory=_now)
+
+    @field_validator("text")
+    @classmethod
+    def _clean_text(cls, text: str) -> str:
+        return clean_text(text)  # a lone surrogate or a NUL must never make the session unsavable
+
     hidden: HiddenState | None = Field(None, description="Patient turns only: the hidden state behind the reply.")
     guard: GuardReport | None = None
 
@@ -92,6 +104,11 @@ class PublicTurn(BaseModel):
     id: int
     speaker: Speaker
     text: str
+
+    @field_validator("text")
+    @classmethod
+    def _clean_text(cls, text: str) -> str:
+        return clean_text(text)
 
 
 class Session(BaseModel):

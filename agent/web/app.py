@@ -22,6 +22,7 @@ from agent.debrief.markdown import to_markdown
 from agent.domain.events import AllianceEvent
 from agent.domain.session import Session
 from agent.domain.taxonomy import Lang, Speaker
+from agent.domain.text import clean_text
 from agent.domain.visit import VisitState
 from agent.evaluator.merge import build_evaluator
 from agent.feedback.hints import hint_for
@@ -335,14 +336,18 @@ async def on_message(message: cl.Message) -> None:
     elif visit.ended:
         await cl.Message(content=t("ui.visit_over", _lang()), author="Alliance").send()
         return
+    text = clean_text(message.content)
+    if text != message.content:  # what Chainlit keeps and shows is the cleaned text too
+        message.content = text
+        await message.update()
     # Kept before the patient is asked: a crash or a restart mid-reply loses no word of the learner.
-    await _save(with_learner_turn(conversation.session, message.content))
+    await _save(with_learner_turn(conversation.session, text))
     reply = cl.Message(content="", author=conversation.persona.display_name)
 
     async def on_token(token: str) -> None:
         await reply.stream_token(token)
 
-    outcome = await conversation.learner_says(message.content, on_token, _events_sink(conversation.session))
+    outcome = await conversation.learner_says(text, on_token, _events_sink(conversation.session))
     _visit().record(message.id, outcome.learner_turn.id)
     await _save()
     if outcome.patient_turn is None:

@@ -1,0 +1,46 @@
+"""Hostile or malformed input at the web edge (issue 12): each test is named after the item it covers."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import chainlit as cl
+import pytest
+from chainlit.chat_context import chat_context
+from chainlit.user import PersistedUser, User
+
+from agent.domain.session import Session
+from agent.i18n.catalog import t
+from agent.storage.sessions import SESSIONS_TABLE
+from tests.support.chainlit_harness import Harness, browser_tab, data_layer, drain
+
+pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'chat_profiles' was never awaited:RuntimeWarning")
+
+
+def _user_message(text: str) -> cl.Message:
+    message = cl.Message(content=text, author="User", type="user_message")
+    chat_context.add(message)  # as Chainlit's emitter does for a message the browser sent
+    return message
+
+
+async def test_9_a_lone_surrogate_or_a_nul_in_a_message_never_poisons_the_visit(harness: Harness) -> None:
+    app, socket = harness.app, harness.socket
+    alice = await (await data_layer()).create_user(User(identifier="alice"))
+    assert isinstance(alice, PersistedUser)
+    async with browser_tab(socket, user=alice):
+        await app.start()
+        await app.on_message(_user_message("Bonjour \ud800 madame\x00 Bertrand\x1b[2J\x07"))
+        await drain()
+        await app.on_message(_user_message("Comment allez-vous ?"))
+        await drain()
+        await app.on_end_visit(cl.Action(name="end_visit", payload={}))
+        assert cl.user_session.get("visit").ended
+
+    failed = t("ui.patient_failed", "fr", reason="x").split("(")[0]
+    assert not [m for m in socket.of("new_message") if m["output"].startswith(failed)]
+    assert not [m for m in socket.of("new_message") if m["output"] == t("ui.not_saved", "fr")]
+    with sqlite3.connect(harness.db_path) as conn:
+        (kept,) = conn.execute(f"SELECT session_json FROM {SESSIONS_TABLE}").fetchone()
+    turns = Session.from_json(kept).turns
+    assert [turn.text for turn in turns[::2]] == ["Bonjour \ufffd madame Bertrand[2J", "Comment allez-vous ?"]
+    assert all(turn.text for turn in turns[1::2])  # the patient answered both
