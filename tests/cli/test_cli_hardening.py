@@ -14,9 +14,9 @@ from agent.domain.session import Session
 def test_9_the_chat_reads_bytes_that_are_not_utf8_without_a_traceback(tmp_path: Path) -> None:
     transcript = tmp_path / "f.json"
     env = {**os.environ, "ALLIANCE_PERSONAS_DIR": str(REPO_ROOT / "personas")}
+    command = ["chat", "--persona", "bertrand.fr", "--llm", "fake", "--jsonl", "--transcript-out", str(transcript)]
     done = subprocess.run(
-        [sys.executable, "-m", "agent.cli.main", "chat", "--persona", "bertrand.fr", "--llm", "fake"]
-        + ["--jsonl", "--transcript-out", str(transcript)],
+        [sys.executable, "-m", "agent.cli.main", *command],
         input=b"Bonjour \xed\xa0\x80 madame\x00 !\nEt ensuite ?\n",  # a lone surrogate's bytes, a NUL
         capture_output=True,
         env=env,
