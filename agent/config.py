@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         description="Turns of verbatim history the patient sees (a window; older turns drop out).",
     )
     max_reply_tokens: int = Field(700, ge=32)
+    max_message_chars: int = Field(
+        8000,
+        ge=100,
+        le=1_000_000,
+        description="The longest learner message the patient is given; a longer one is refused with a notice.",
+    )
     evaluator: Literal["detector", "judge", "both", "none"] = Field(
         "detector",
         description="The app's live monitor: the offline detector, the LLM judge, both merged, or none.",

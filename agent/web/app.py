@@ -27,7 +27,7 @@ from agent.domain.visit import VisitState
 from agent.evaluator.merge import build_evaluator
 from agent.feedback.hints import hint_for
 from agent.feedback.monitor import CoachingLevel, level_name, monitor_props
-from agent.i18n.catalog import t, ui_lang
+from agent.i18n.catalog import number, t, ui_lang
 from agent.llm.backends import BackendError, ChatBackend, build_backend
 from agent.persona.loader import LoadedPersona, load_library
 from agent.storage.access import AccessDenied, Requester, Role
@@ -51,6 +51,9 @@ def _role_of(identifier: str) -> Role | None:
 
 
 install_requester_middleware(chainlit.server.app, _role_of)
+# A message over Engine.IO's 1 MB default closed the learner's socket with nothing said. The transport now
+# takes up to 16 MB, and on_message refuses anything over ALLIANCE_MAX_MESSAGE_CHARS with a clear notice.
+chainlit.server.sio.eio.max_http_buffer_size = 16 * 1024 * 1024
 
 
 @cl.data_layer
@@ -335,6 +338,10 @@ async def on_message(message: cl.Message) -> None:
         conversation = _branch(conversation, edited)
     elif visit.ended:
         await cl.Message(content=t("ui.visit_over", _lang()), author="Alliance").send()
+        return
+    if len(message.content) > settings.max_message_chars:  # refused, and said so: nothing reaches the patient
+        limit = number(settings.max_message_chars, _lang())
+        await cl.Message(content=t("ui.message_too_long", _lang(), limit=limit), author="Alliance").send()
         return
     text = clean_text(message.content)
     if text != message.content:  # what Chainlit keeps and shows is the cleaned text too

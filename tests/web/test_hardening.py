@@ -10,7 +10,7 @@ from chainlit.chat_context import chat_context
 from chainlit.user import PersistedUser, User
 
 from agent.domain.session import Session
-from agent.i18n.catalog import t
+from agent.i18n.catalog import number, t
 from agent.storage.sessions import SESSIONS_TABLE
 from tests.support.chainlit_harness import Harness, browser_tab, data_layer, drain
 
@@ -44,3 +44,21 @@ async def test_9_a_lone_surrogate_or_a_nul_in_a_message_never_poisons_the_visit(
     turns = Session.from_json(kept).turns
     assert [turn.text for turn in turns[::2]] == ["Bonjour \ufffd madame Bertrand[2J", "Comment allez-vous ?"]
     assert all(turn.text for turn in turns[1::2])  # the patient answered both
+
+
+async def test_15_a_one_megabyte_message_gets_a_clear_notice_and_the_visit_goes_on(harness: Harness) -> None:
+    import chainlit.server
+
+    app, socket = harness.app, harness.socket
+    assert chainlit.server.sio.eio.max_http_buffer_size > 2_000_000  # the socket no longer drops at 1 MB
+    alice = await (await data_layer()).create_user(User(identifier="alice"))
+    async with browser_tab(socket, user=alice):
+        await app.start()
+        await app.on_message(_user_message("x" * 1_000_000))
+        await app.on_message(_user_message("Bonjour madame."))
+        await drain()
+        conversation = cl.user_session.get("conversation")
+        assert [turn.text for turn in conversation.session.turns[::2]] == ["Bonjour madame."]
+    limit = app.settings.max_message_chars
+    notices = [m for m in socket.of("new_message") if m["output"].startswith("Votre message est trop long")]
+    assert len(notices) == 1 and number(limit, "fr") in notices[0]["output"]
