@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from agent.cli.arguments import build_parser
 from agent.config import Settings, get_settings
+from agent.llm import redaction
 
 # Each subcommand: the module and function that run it (imported only when that command runs).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -26,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    redaction.install()  # no credential of OPENAI_BASE_URL in a log line
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     settings = get_settings()
     module_name, function = COMMANDS[args.command]

@@ -28,6 +28,7 @@ from agent.evaluator.merge import build_evaluator
 from agent.feedback.hints import hint_for
 from agent.feedback.monitor import CoachingLevel, level_name, monitor_props
 from agent.i18n.catalog import number, t, ui_lang
+from agent.llm import redaction
 from agent.llm.backends import BackendError, ChatBackend, build_backend
 from agent.persona.loader import LoadedPersona, load_library
 from agent.storage.access import AccessDenied, Requester, Role
@@ -36,6 +37,7 @@ from agent.storage.users import LOCAL_USER, UserDirectory, ensure_auth_secret
 from agent.web.datalayer import AllianceDataLayer, install_requester_middleware
 from agent.web.review import PREFIX, install_review_routes
 
+redaction.install()  # no credential of OPENAI_BASE_URL in the app's logs
 log = logging.getLogger(__name__)
 settings = get_settings()
 users = UserDirectory(settings)
