@@ -27,8 +27,15 @@ class PersonaError:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else f"{self.path}"
+        return self.located(str(self.path))
+
+    def located(self, where: str) -> str:
+        where = f"{where}:{self.line}" if self.line else where
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+    def for_learners(self) -> str:
+        """The file's name only: a server's folders are nobody's business but its faculty's and its logs'."""
+        return self.located(self.path.name)
 
 
 class PersonaLoadError(Exception):

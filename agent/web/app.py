@@ -239,7 +239,10 @@ async def start() -> None:
         return
     library = load_library(settings.personas_dir)
     if library.errors:
-        listing = "\n".join(f"- `{e}`" for e in library.errors)
+        for error in library.errors:
+            log.warning("persona not loaded: %s", error)  # the full path, for whoever runs the server
+        faculty = (requester := _requester()) is not None and requester.role == "faculty"
+        listing = "\n".join(f"- `{e if faculty else e.for_learners()}`" for e in library.errors)
         await cl.Message(content=f"{t('ui.broken_personas', lang)}\n{listing}", author="Alliance").send()
     profile = cl.user_session.get("chat_profile")
     loaded = library.personas.get(profile) if profile else next(iter(library.personas.values()), None)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+from pathlib import Path
 
 import chainlit as cl
 import pytest
 from chainlit.chat_context import chat_context
 from chainlit.user import PersistedUser, User
 
+from agent.config import REPO_ROOT
 from agent.domain.session import Session
 from agent.i18n.catalog import number, t
 from agent.storage.sessions import SESSIONS_TABLE
@@ -62,3 +65,19 @@ async def test_15_a_one_megabyte_message_gets_a_clear_notice_and_the_visit_goes_
     limit = app.settings.max_message_chars
     notices = [m for m in socket.of("new_message") if m["output"].startswith("Votre message est trop long")]
     assert len(notices) == 1 and number(limit, "fr") in notices[0]["output"]
+
+
+async def test_7_persona_load_errors_show_learners_file_names_not_server_paths(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    library = tmp_path / "srv" / "secret-folder" / "personas"
+    library.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "personas" / "bertrand.fr.yaml", library)
+    (library / "broken.fr.yaml").write_text("display_name: [unclosed\n", encoding="utf-8")
+    monkeypatch.setattr(harness.app.settings, "personas_dir", library)
+    alice = await (await data_layer()).create_user(User(identifier="alice"))
+    async with browser_tab(harness.socket, user=alice):
+        await harness.app.start()
+    listing = next(m["output"] for m in harness.socket.of("new_message") if "broken.fr.yaml" in m["output"])
+    assert "secret-folder" not in listing and str(tmp_path) not in listing
+    assert "`broken.fr.yaml:" in listing  # the file and the line a faculty member can fix
