@@ -16,6 +16,17 @@ from agent.persona.schema import SCHEMA_FILE_NAME
 from agent.storage.access import ROLES
 
 
+def at_least_one(text: str) -> int:
+    """A count of parallel calls: 0 would wait forever, a negative number means nothing."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(t("cli.at_least_one", cli_lang(), value=repr(text)))
+    return value
+
+
 def build_parser(lang: Lang | None = None) -> argparse.ArgumentParser:
     """The parser, its help in `lang` (default: the terminal's language, see `cli_lang`)."""
     lang = lang or cli_lang()
@@ -49,7 +60,7 @@ def build_parser(lang: Lang | None = None) -> argparse.ArgumentParser:
     ev.add_argument("--predictions-out", metavar="FILE", help=h("cli.help.eval_predictions_out"))
     ev.add_argument("--report", metavar="DIR", help=h("cli.help.eval_report"))
     ev.add_argument("--gate", metavar="TOML", help=h("cli.help.eval_gate"))
-    ev.add_argument("--concurrency", type=int, default=4, help=h("cli.help.eval_concurrency"))
+    ev.add_argument("--concurrency", type=at_least_one, default=4, help=h("cli.help.eval_concurrency"))
     ev.add_argument("--quiet", action="store_true", help=h("cli.help.eval_quiet"))
 
     probes = sub.add_parser("probes", help=h("cli.help.probes"))

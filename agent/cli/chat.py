@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from agent.config import Settings
 from agent.conversation import Conversation
 from agent.domain.events import AllianceEvent
+from agent.domain.taxonomy import Lang
 from agent.domain.text import clean_text
 from agent.evaluator.base import Evaluator
 from agent.i18n.catalog import cli_lang, colon, t
@@ -107,10 +108,32 @@ async def _chat(args: argparse.Namespace, settings: Settings, lines: TextIO, out
     return status
 
 
+def _unwritable(path: Path, lang: Lang) -> str | None:
+    """Why the transcript could not be written there, found before the visit starts (None: it can)."""
+    if path.is_dir():
+        reason = t("cli.chat.is_a_directory", lang)
+    elif not path.parent.is_dir():
+        reason = t("cli.chat.no_folder", lang)
+    else:
+        existed = path.exists()
+        try:
+            with path.open("a", encoding="utf-8"):
+                pass
+            if not existed:
+                path.unlink()  # only a check: the transcript is written after the first turn
+            return None
+        except OSError as exc:
+            reason = t("cli.chat.not_writable", lang, reason=exc.strerror or type(exc).__name__)
+    return t("cli.chat.bad_transcript_out", lang, path=path, reason=reason)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if isinstance(sys.stdin, io.TextIOWrapper):
         # Bytes that are not UTF-8 (a lone surrogate's encoding, say) become U+FFFD instead of a traceback.
         sys.stdin.reconfigure(errors="replace")
+    if args.transcript_out and (bad := _unwritable(Path(args.transcript_out), cli_lang())):
+        print(t("cli.error", cli_lang(), message=bad), file=sys.stderr)
+        return 2
     try:
         return asyncio.run(_chat(args, settings, sys.stdin, sys.stdout))
     except (PersonaLoadError, BackendError) as exc:

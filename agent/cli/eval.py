@@ -62,9 +62,26 @@ def check_gate(macro_f1: float, evaluator: str, path: Path = THRESHOLDS, lang: L
     return None
 
 
+def _unreadable_gate(path: Path, lang: Lang) -> str | None:
+    """Why the thresholds file cannot be used, or None."""
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        return t("cli.eval.bad_gate", lang, path=path, reason=reason)
+    return None
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     lang = cli_lang()
+    if args.gate and (bad := _unreadable_gate(Path(args.gate), lang)):  # before any work, not after it
+        print(t("cli.error", lang, message=bad), file=sys.stderr)
+        return 1
     if args.transcripts:
+        if not Path(args.transcripts).is_dir():
+            no_directory = t("cli.eval.no_directory", lang, path=args.transcripts)
+            print(t("cli.error", lang, message=no_directory), file=sys.stderr)
+            return 1
         items, load_errors = items_from_transcripts(Path(args.transcripts), lang)
         names = [str(args.transcripts)]
     else:
@@ -78,6 +95,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         names = [p.name for p in paths]
     for error in load_errors:
         print(t("cli.warning", lang, message=error), file=sys.stderr)
+    if not items:  # never a silent success on no input
+        nothing = t("cli.eval.nothing_to_score", lang, sources=", ".join(names))
+        print(t("cli.error", lang, message=nothing), file=sys.stderr)
+        return 1
     evaluator = build_evaluator(args.evaluator, settings, args.llm)
     assert evaluator is not None
     versions: dict[str, str] = {}

@@ -23,6 +23,10 @@ def _validate(paths: list[Path], lang: Lang) -> int:
     library = load_paths(paths)
     for error in library.errors:
         print(error)
+    if not library.personas and not library.errors:  # an empty folder is not a success
+        where = ", ".join(str(p) for p in paths)
+        print(t("cli.error", lang, message=t("cli.personas.none_found", lang, paths=where)), file=sys.stderr)
+        return 1
     failed = len({e.path for e in library.errors})
     print(t("cli.personas.validated", lang, valid=number(len(library.personas), lang), failed=number(failed, lang)))
     return 1 if library.errors else 0
