@@ -112,11 +112,10 @@ def _unwritable(path: Path, lang: Lang) -> str | None:
     """Why the transcript could not be written there, found before the visit starts (None: it can)."""
     if path.is_dir():
         reason = t("cli.chat.is_a_directory", lang)
-    elif not path.parent.is_dir():
-        reason = t("cli.chat.no_folder", lang)
     else:
         existed = path.exists()
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)  # as the transcript's own writer does
             with path.open("a", encoding="utf-8"):
                 pass
             if not existed:

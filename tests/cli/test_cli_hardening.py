@@ -77,8 +77,9 @@ def test_cli_eval_never_succeeds_on_no_input(tmp_path: Path) -> None:
 def test_cli_chat_refuses_a_transcript_path_it_cannot_write(tmp_path: Path) -> None:
     chat = ["chat", "--persona", "bertrand.fr", "--llm", "fake", "--transcript-out"]
     _one_clear_line(_alliance([*chat, str(tmp_path)], tmp_path), 2, "is a directory")
-    _one_clear_line(_alliance([*chat, str(tmp_path / "no" / "f.json")], tmp_path), 2, "its folder does not exist")
-    assert not (tmp_path / "f.json").exists()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("", encoding="utf-8")
+    _one_clear_line(_alliance([*chat, str(blocked / "f.json")], tmp_path), 2, "cannot be written")  # under a file
 
 
 def test_cli_personas_validate_fails_on_a_folder_with_no_persona(tmp_path: Path) -> None:
