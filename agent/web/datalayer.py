@@ -26,6 +26,7 @@ from typing import Any
 
 from chainlit.auth import get_token_from_cookies
 from chainlit.auth.jwt import decode_jwt
+from chainlit.config import config
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.element import Element
 from chainlit.types import Feedback, ThreadDict
@@ -193,6 +194,32 @@ class AllianceDataLayer(SQLAlchemyDataLayer):
                     thread["tags"] = [tags]
         return threads
 
+    async def update_thread(
+        self,
+        thread_id: str,
+        name: str | None = None,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+    ) -> None:
+        # Chainlit's share endpoint works even with allow_thread_sharing = false: no thread becomes shared here
+        # unless the project turns sharing on (and a shared view is then also limited to what Chainlit shows).
+        if metadata and metadata.get("is_shared") and not getattr(config.features, "allow_thread_sharing", False):
+            raise _refuse("sharing threads is turned off for this app")
+        await super().update_thread(thread_id, name=name, user_id=user_id, metadata=metadata, tags=tags)
+
+    async def upsert_feedback(self, feedback: Feedback) -> str:
+        if feedback.id:  # replacing a row: it must be the requester's own, wherever the new one points
+            rows = await self.execute_sql(
+                """SELECT t."userIdentifier" AS author FROM feedbacks f
+                JOIN steps s ON f."forId" = s."id" JOIN threads t ON s."threadId" = t."id"
+                WHERE f."id" = :id""",
+                {"id": feedback.id},
+            )
+            if isinstance(rows, list) and rows:
+                await self._require_author(rows[0]["author"])
+        return await self._upsert_own_feedback(feedback)
+
     async def delete_thread(self, thread_id: str) -> None:
         await super().delete_thread(thread_id)
         await self.sessions.delete(thread_id)
@@ -204,7 +231,7 @@ class AllianceDataLayer(SQLAlchemyDataLayer):
         if author is None or access is None or not can_change(access.requester, author):
             raise _refuse("only the author of a thread may give or remove feedback on it")
 
-    async def upsert_feedback(self, feedback: Feedback) -> str:
+    async def _upsert_own_feedback(self, feedback: Feedback) -> str:
         rows = await self.execute_sql(
             """SELECT t."id" AS thread_id, t."userIdentifier" AS author
             FROM steps s JOIN threads t ON s."threadId" = t."id" WHERE s."id" = :id""",
