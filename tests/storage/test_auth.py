@@ -394,14 +394,39 @@ async def test_the_session_store_refuses_another_learner(web: Web) -> None:
     assert stored is not None and stored.owner == "alice"
 
 
-async def test_local_mode_logs_in_without_a_password_as_the_local_learner(
-    web: Web, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _local_mode(
+    web: Web, monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings], tmp_path: Path
+) -> Path:
+    """The app as started with no users file; returns where a users file would go."""
+    users_file = tmp_path / "local" / "users.toml"
+    monkeypatch.setattr(
+        web.app, "users", UserDirectory(make_settings(data_dir=tmp_path / "local", users_file=users_file))
+    )
     monkeypatch.setattr(config.code, "password_auth_callback", None)
     monkeypatch.setattr(config.code, "header_auth_callback", wrap_user_function(web.app.local_login))
+    return users_file
+
+
+async def test_local_mode_logs_in_without_a_password_as_the_local_learner(
+    web: Web, monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    _local_mode(web, monkeypatch, make_settings, tmp_path)
     client = web.client()
     assert (await client.get("/auth/config")).json()["headerAuth"] is True
     assert (await client.post("/auth/header")).status_code == 200
     user = (await client.get("/user")).json()
     assert user["identifier"] == "local" and user["metadata"]["role"] == "learner"
     assert await thread_ids(client) == {}
+
+
+async def test_3_local_login_is_refused_as_soon_as_users_are_added(
+    web: Web, monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    users_file = _local_mode(web, monkeypatch, make_settings, tmp_path)
+    assert (await web.client().post("/auth/header")).status_code == 200  # local mode: open, as it says
+    users_file.parent.mkdir(parents=True, exist_ok=True)
+    write_users_file(users_file, {"alice": Account("alice", "learner", hash_password("alice-pass-1"))})
+
+    late = web.client()
+    assert (await late.post("/auth/header")).status_code == 401  # no restart needed
+    assert "access_token" not in late.cookies
