@@ -202,14 +202,18 @@ async def app_startup() -> None:
 @cl.set_chat_profiles
 async def chat_profiles(user: cl.User | None, language: str | None = None) -> list[cl.ChatProfile]:
     library = load_library(settings.personas_dir)  # read on every call: new files appear without a restart
+    personas = list(library.personas.values())
+    # The default patient speaks the browser's language when one does (a French browser opens a French patient).
+    wanted = ui_lang(language)
+    default = next((i for i, loaded in enumerate(personas) if loaded.persona.language == wanted), 0)
     return [
         cl.ChatProfile(
             name=loaded.id,
             display_name=f"{loaded.persona.display_name} ({loaded.persona.language.upper()})",
             markdown_description=f"**{loaded.persona.title}**\n\n{loaded.persona.case_brief}",
-            default=index == 0,
+            default=index == default,
         )
-        for index, loaded in enumerate(library.personas.values())
+        for index, loaded in enumerate(personas)
     ]
 
 
@@ -266,7 +270,9 @@ async def start() -> None:
         listing = "\n".join(f"- `{e if faculty else e.for_learners()}`" for e in library.errors)
         await cl.Message(content=f"{t('ui.broken_personas', lang)}\n{listing}", author="Alliance").send()
     profile = cl.user_session.get("chat_profile")
-    loaded = library.personas.get(profile) if profile else next(iter(library.personas.values()), None)
+    everyone = list(library.personas.values())
+    in_my_language = next((p for p in everyone if p.persona.language == lang), everyone[0] if everyone else None)
+    loaded = library.personas.get(profile) if profile else in_my_language
     if loaded is None:
         await cl.Message(content=t("ui.no_persona", lang), author="Alliance").send()
         return

@@ -81,3 +81,10 @@ async def test_7_persona_load_errors_show_learners_file_names_not_server_paths(
     listing = next(m["output"] for m in harness.socket.of("new_message") if "broken.fr.yaml" in m["output"])
     assert "secret-folder" not in listing and str(tmp_path) not in listing
     assert "`broken.fr.yaml:" in listing  # the file and the line a faculty member can fix
+
+
+async def test_19_the_default_patient_follows_the_browsers_language(harness: Harness) -> None:
+    for browser, language in (("fr-CA", "fr"), ("fr", "fr"), ("en-US", "en"), ("de-DE", "en")):
+        profiles = await harness.app.chat_profiles(None, browser)
+        (default,) = [p for p in profiles if p.default]
+        assert default.name.endswith(f".{language}"), (browser, default.name)
