@@ -18,12 +18,13 @@ from agent.config import REPO_ROOT, Settings
 from agent.conversation import Conversation
 from agent.domain.events import AllianceEvent
 from agent.domain.session import PublicTurn, Session
-from agent.domain.taxonomy import EventKind, RuptureType, Speaker
+from agent.domain.taxonomy import RuptureType, Speaker
 from agent.evaluator.base import Evaluator
 from agent.llm import backends as llm
 from agent.llm.backends import ChatBackend
 from agent.persona.loader import load_persona
 from agent.persona.model import Persona
+from tests.support.evaluators import flag_last_turn
 from tests.support.network import NetworkGuard
 from tests.support.visits import french_session
 
@@ -54,18 +55,7 @@ class RecordingEvaluator(Evaluator):
             await asyncio.sleep(self.delay_s)
         self.finished += 1
         last = transcript[-1]
-        if last.speaker is not Speaker.patient:
-            return []
-        return [
-            AllianceEvent(
-                turn=last.id,
-                speaker=last.speaker,
-                kind=EventKind.rupture_marker,
-                rupture=RuptureType.withdrawal,
-                evidence=last.text.split(".")[0],
-                confidence=0.8,
-            )
-        ]
+        return flag_last_turn(transcript, Speaker.patient, RuptureType.withdrawal, last.text.split(".")[0], 0.8)
 
 
 class FailingEvaluator(Evaluator):

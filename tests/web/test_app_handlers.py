@@ -30,7 +30,7 @@ from langchain_core.messages import BaseMessage
 
 from agent.domain.events import AllianceEvent
 from agent.domain.session import PublicTurn, Session, Turn
-from agent.domain.taxonomy import EventKind, RuptureType, Speaker
+from agent.domain.taxonomy import RuptureType, Speaker
 from agent.evaluator.base import Evaluator
 from agent.feedback.monitor import CoachingLevel
 from agent.i18n.catalog import t
@@ -48,6 +48,7 @@ from tests.support.chainlit_harness import (
     data_layer,
     drain,
 )
+from tests.support.evaluators import flag_last_turn
 from tests.support.storage import chainlit_cells_with
 
 pytestmark = [
@@ -67,21 +68,10 @@ class FixedEvaluator(Evaluator):
     """Flags every clinician turn as a confrontation, quoting its first word: a visible event."""
 
     async def evaluate(self, transcript: list[PublicTurn], lang: str) -> list[AllianceEvent]:
-        last = transcript[-1]
-        if last.speaker is not Speaker.clinician:
-            return []
-        return [
-            AllianceEvent(
-                turn=last.id,
-                speaker=last.speaker,
-                kind=EventKind.rupture_marker,
-                rupture=RuptureType.confrontation,
-                evidence=last.text.split()[0],
-                confidence=0.9,
-                rationale="test",
-                source="test",
-            )
-        ]
+        first_word = transcript[-1].text.split()[0]
+        return flag_last_turn(
+            transcript, Speaker.clinician, RuptureType.confrontation, first_word, 0.9, rationale="test", source="test"
+        )
 
 
 def _streamed_text(socket: FakeSocket, message_id: str) -> str:

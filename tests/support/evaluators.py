@@ -1,0 +1,31 @@
+"""Fake evaluators' one rule: flag the last turn when it is the given party's, quoting its words."""
+
+from __future__ import annotations
+
+from agent.domain.events import AllianceEvent
+from agent.domain.session import PublicTurn
+from agent.domain.taxonomy import EventKind, RuptureType, Speaker
+
+
+def flag_last_turn(
+    transcript: list[PublicTurn],
+    speaker: Speaker,
+    rupture: RuptureType,
+    evidence: str,
+    confidence: float,
+    **extra: str,
+) -> list[AllianceEvent]:
+    """A rupture marker on the last turn if `speaker` said it (`evidence` must quote it), else nothing."""
+    last = transcript[-1]
+    if last.speaker is not speaker:
+        return []
+    event = AllianceEvent(
+        turn=last.id,
+        speaker=last.speaker,
+        kind=EventKind.rupture_marker,
+        rupture=rupture,
+        evidence=evidence,
+        confidence=confidence,
+        **extra,  # type: ignore[arg-type]
+    )
+    return [event]
