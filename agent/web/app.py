@@ -37,7 +37,6 @@ from agent.storage.sessions import (
     StorageError,
     StoredSession,
     database_url,
-    is_sqlite,
     with_learner_turn,
 )
 from agent.storage.users import LOCAL_USER, UserDirectory, ensure_auth_secret
@@ -179,19 +178,7 @@ async def app_startup() -> None:
     global _backend
     layer = get_data_layer()
     if isinstance(layer, AllianceDataLayer):
-        try:
-            await layer.ensure_schema()  # an unreachable or broken database stops the start here
-        except Exception as exc:
-            url = database_url(settings)
-            where = f"the SQLite file {url.split(':///', 1)[1]}" if is_sqlite(url) else "the PostgreSQL of DATABASE_URL"
-            log.critical(
-                "cannot open the sessions database (%s): %s: %s. Nothing was served. If the file is damaged, move "
-                "it aside (the app creates a new one) and keep it for recovery; check DATABASE_URL otherwise.",
-                where,
-                type(exc).__name__,
-                exc,
-            )
-            raise SystemExit(3) from exc  # the server refuses to start instead of answering 500 to everyone
+        await layer.ensure_schema_or_stop()  # an unreachable or broken database stops the start here
     if not settings.endpoint_configured() and not settings.llm:
         try:
             _backend = build_backend(settings)

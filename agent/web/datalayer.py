@@ -114,12 +114,27 @@ class AllianceDataLayer(SQLAlchemyDataLayer):
         super().__init__(conninfo=url)
         configure_engine(self.engine)
         self.sqlite = is_sqlite(url)
+        self.where = f"the SQLite file {url.split(':///', 1)[1]}" if self.sqlite else "the PostgreSQL of DATABASE_URL"
         self.schema = SchemaGuard(self.engine)
         self.sessions = SessionStore(self.engine, self.schema)
         self.role_of = role_of
 
     async def ensure_schema(self) -> None:
         await self.schema.ensure()
+
+    async def ensure_schema_or_stop(self) -> None:
+        """At start-up: a database that cannot be opened stops the server, with what to do, instead of 500s."""
+        try:
+            await self.ensure_schema()
+        except Exception as exc:
+            log.critical(
+                "cannot open the sessions database (%s): %s: %s. Nothing was served. If the file is damaged, move "
+                "it aside (the app creates a new one) and keep it for recovery; check DATABASE_URL otherwise.",
+                self.where,
+                type(exc).__name__,
+                exc,
+            )
+            raise SystemExit(3) from exc
 
     def _portable(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """Chainlit binds lists (tags) and dicts (modes) as is: SQLite takes neither, asyncpg's JSONB wants text."""
