@@ -225,14 +225,9 @@ class AllianceDataLayer(SQLAlchemyDataLayer):
 
     async def upsert_feedback(self, feedback: Feedback) -> str:
         if feedback.id:  # replacing a row: it must be the requester's own, wherever the new one points
-            rows = await self.execute_sql(
-                """SELECT t."userIdentifier" AS author FROM feedbacks f
-                JOIN steps s ON f."forId" = s."id" JOIN threads t ON s."threadId" = t."id"
-                WHERE f."id" = :id""",
-                {"id": feedback.id},
-            )
-            if isinstance(rows, list) and rows:
-                await self._require_author(rows[0]["author"])
+            author = await self._feedback_author(feedback.id)
+            if author is not None:
+                await self._require_author(author)
         return await self._upsert_own_feedback(feedback)
 
     async def delete_thread(self, thread_id: str) -> None:
@@ -259,15 +254,20 @@ class AllianceDataLayer(SQLAlchemyDataLayer):
         return await super().upsert_feedback(feedback)
 
     async def delete_feedback(self, feedback_id: str) -> bool:
+        author = await self._feedback_author(feedback_id)
+        if author is not None:
+            await self._require_author(author)
+        return await super().delete_feedback(feedback_id)
+
+    async def _feedback_author(self, feedback_id: str) -> str | None:
+        """The author of the thread a feedback row belongs to (None: no such row)."""
         rows = await self.execute_sql(
             """SELECT t."userIdentifier" AS author FROM feedbacks f
             JOIN steps s ON f."forId" = s."id" JOIN threads t ON s."threadId" = t."id"
             WHERE f."id" = :id""",
             {"id": feedback_id},
         )
-        if isinstance(rows, list) and rows:
-            await self._require_author(rows[0]["author"])
-        return await super().delete_feedback(feedback_id)
+        return str(rows[0]["author"]) if isinstance(rows, list) and rows else None
 
     # ------------------------------------------------------------------ elements
 
