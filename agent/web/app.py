@@ -12,7 +12,6 @@ from chainlit.chat_context import chat_context
 from chainlit.data import get_data_layer
 from chainlit.input_widget import InputWidget, Select
 from chainlit.types import ThreadDict
-from starlette.datastructures import Headers
 
 from agent.config import get_settings
 from agent.conversation import Conversation
@@ -31,7 +30,7 @@ from agent.i18n.catalog import number, t, ui_lang
 from agent.llm import redaction
 from agent.llm.backends import BackendError, ChatBackend, build_backend
 from agent.persona.loader import LoadedPersona, load_library
-from agent.storage.access import AccessDenied, Requester, Role
+from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import (
     SessionStore,
     StorageError,
@@ -39,26 +38,18 @@ from agent.storage.sessions import (
     database_url,
     with_learner_turn,
 )
-from agent.storage.users import LOCAL_USER, UserDirectory, ensure_auth_secret
-from agent.web.datalayer import AllianceDataLayer, install_requester_middleware
+from agent.web import auth
+from agent.web.datalayer import AllianceDataLayer
 from agent.web.review import PREFIX, install_review_routes
 
 redaction.install()  # no credential of OPENAI_BASE_URL in the app's logs
 log = logging.getLogger(__name__)
 settings = get_settings()
-users = UserDirectory(settings)
-users.load()  # a broken users file or ALLIANCE_USERS stops the app here: never a silent fallback to local mode
-local_mode = not users.configured()
-ensure_auth_secret(settings)  # before Chainlit checks CHAINLIT_AUTH_SECRET, right after loading this module
+auth.install()
+local_mode = auth.local_mode
 _backend: ChatBackend | None = None
 _backend_lock = asyncio.Lock()
 
-
-def _role_of(identifier: str) -> Role | None:
-    return users.role_of(identifier) if users.active(identifier) else None
-
-
-install_requester_middleware(chainlit.server.app, _role_of)
 # A message over Engine.IO's 1 MB default closed the learner's socket with nothing said. The transport now
 # takes up to 16 MB, and on_message refuses anything over ALLIANCE_MAX_MESSAGE_CHARS with a clear notice.
 chainlit.server.sio.eio.max_http_buffer_size = 16 * 1024 * 1024
@@ -66,26 +57,7 @@ chainlit.server.sio.eio.max_http_buffer_size = 16 * 1024 * 1024
 
 @cl.data_layer
 def data_layer() -> AllianceDataLayer:
-    return AllianceDataLayer(database_url(settings), role_of=_role_of)
-
-
-async def password_login(username: str, password: str) -> cl.User | None:
-    account = await asyncio.to_thread(users.authenticate, username, password)  # scrypt: off the event loop
-    if account is None:
-        return None
-    return cl.User(identifier=account.name, metadata={"role": account.role, "provider": "password"})
-
-
-async def local_login(headers: Headers) -> cl.User | None:
-    if users.configured():  # users were added while the app ran: local login is over at once, not at restart
-        return None
-    return cl.User(identifier=LOCAL_USER, metadata={"role": "learner", "provider": "local"})
-
-
-if local_mode:
-    cl.header_auth_callback(local_login)  # one local user, no password: history and resume still work
-else:
-    cl.password_auth_callback(password_login)
+    return AllianceDataLayer(database_url(settings), role_of=auth.role_of)
 
 
 async def _get_backend() -> ChatBackend:
@@ -123,7 +95,7 @@ install_review_routes(chainlit.server.app, _store, settings)
 
 def _requester() -> Requester | None:
     user = cl.context.session.user
-    return users.requester(user.identifier) if user is not None and users.active(user.identifier) else None
+    return auth.requester_of(user.identifier if user is not None else None)
 
 
 async def _save(session: Session | None = None) -> None:
@@ -238,7 +210,7 @@ async def _open_conversation(loaded: LoadedPersona, lang: Lang, stored: StoredSe
 async def _refuse_inactive_login() -> bool:
     """A login whose user was removed (or from another mode) keeps a valid token: it gets no visit."""
     user = cl.context.session.user
-    if user is None or users.active(user.identifier):
+    if user is None or auth.users.active(user.identifier):
         return False
     await cl.Message(content=t("ui.login_inactive", _lang()), author="Alliance").send()
     return True

@@ -377,7 +377,7 @@ async def test_a_demoted_faculty_member_loses_the_wider_view_at_once(web: Web) -
     prof = await web.login("prof")
     a_thread, _ = await web.thread_of("alice", "visit")
     assert a_thread in await thread_ids(prof)
-    accounts = UserDirectory(web.app.settings).load()
+    accounts = UserDirectory(web.auth.settings).load()
     accounts["prof"] = Account("prof", "learner", accounts["prof"].password_hash)
     write_users_file(web.users_file, accounts)
     os.utime(web.users_file, ns=(1, 1))
@@ -389,8 +389,8 @@ async def test_the_session_store_refuses_another_learner(web: Web) -> None:
     await web.login("alice")
     a_thread, _ = await web.thread_of("alice", "visit")
     with pytest.raises(AccessDenied):
-        await web.layer.sessions.read(a_thread, web.app.users.requester("bob"))
-    stored = await web.layer.sessions.read(a_thread, web.app.users.requester("prof"))
+        await web.layer.sessions.read(a_thread, web.auth.users.requester("bob"))
+    stored = await web.layer.sessions.read(a_thread, web.auth.users.requester("prof"))
     assert stored is not None and stored.owner == "alice"
 
 
@@ -400,10 +400,10 @@ def _local_mode(
     """The app as started with no users file; returns where a users file would go."""
     users_file = tmp_path / "local" / "users.toml"
     monkeypatch.setattr(
-        web.app, "users", UserDirectory(make_settings(data_dir=tmp_path / "local", users_file=users_file))
+        web.auth, "users", UserDirectory(make_settings(data_dir=tmp_path / "local", users_file=users_file))
     )
     monkeypatch.setattr(config.code, "password_auth_callback", None)
-    monkeypatch.setattr(config.code, "header_auth_callback", wrap_user_function(web.app.local_login))
+    monkeypatch.setattr(config.code, "header_auth_callback", wrap_user_function(web.auth.local_login))
     return users_file
 
 

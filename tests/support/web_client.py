@@ -56,9 +56,18 @@ def app_module(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
     return agent.web.app
 
 
+@pytest.fixture
+def auth_module(app_module: ModuleType) -> ModuleType:
+    """agent.web.auth, loaded with the app: the users directory and the login callbacks."""
+    import agent.web.auth
+
+    return agent.web.auth
+
+
 @dataclass
 class Web:
     app: ModuleType
+    auth: ModuleType
     layer: AllianceDataLayer
     users_file: Path
     user_ids: dict[str, str] = field(default_factory=dict)
@@ -95,6 +104,7 @@ class Web:
 async def web(
     request: pytest.FixtureRequest,
     app_module: ModuleType,
+    auth_module: ModuleType,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     make_settings: Callable[..., Settings],
@@ -108,13 +118,14 @@ async def web(
     directory = UserDirectory(settings)
     directory.load()
     monkeypatch.setattr(app_module, "settings", settings)
-    monkeypatch.setattr(app_module, "users", directory)
-    layer = AllianceDataLayer(database_url(settings), role_of=app_module._role_of)
+    monkeypatch.setattr(auth_module, "settings", settings)
+    monkeypatch.setattr(auth_module, "users", directory)
+    layer = AllianceDataLayer(database_url(settings), role_of=auth_module.role_of)
     monkeypatch.setattr(chainlit.data, "_data_layer", layer)
     monkeypatch.setattr(chainlit.data, "_data_layer_initialized", True)
-    monkeypatch.setattr(config.code, "password_auth_callback", wrap_user_function(app_module.password_login))
+    monkeypatch.setattr(config.code, "password_auth_callback", wrap_user_function(auth_module.password_login))
     monkeypatch.setattr(config.code, "header_auth_callback", None)
-    web = Web(app_module, layer, users_file)
+    web = Web(app_module, auth_module, layer, users_file)
     yield web
     for client in web.clients:
         await client.aclose()
