@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     timeout_s: float = Field(60.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)
+    slow_notice_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds without a word from the patient before the learner is told it is slow (the turn is kept).",
+    )
 
     # Embedded model (used when no endpoint is configured).
     local_model: Path | None = Field(None)
