@@ -29,6 +29,9 @@ class VisitState(BaseModel):
         default_factory=dict, description="Which learner turn each of the learner's chat messages is, by message id."
     )
     ended: bool = Field(False, description="The learner ended the visit (and may read the debrief).")
+    attempt: int = Field(
+        1, ge=1, description="Counts up when the learner tries again after ending: the earlier attempt was debriefed."
+    )
 
     @field_validator("unavailable")
     @classmethod
@@ -46,12 +49,18 @@ class VisitState(BaseModel):
             self.unavailable = sorted([*self.unavailable, turn_id])
 
     def branch(self, session: Session, turn_id: int) -> Session:
-        """Try again from a learner turn: the new branch; the old one is kept. Raises ValueError on a bad turn."""
+        """Try again from a learner turn: the new branch; the old one is kept. Raises ValueError on a bad turn.
+
+        After the end, this is a new attempt (the learner has read the patient's thoughts): `attempt` counts it,
+        so faculty see that the later turns were written with the debrief in mind.
+        """
         branched = session.branch_at(turn_id)  # first: a refused turn changes nothing
         self.branches.append(session)
         self.message_turns = {m: t for m, t in self.message_turns.items() if t < turn_id}
         self.unavailable = [t for t in self.unavailable if t < turn_id]
-        self.ended = False
+        if self.ended:
+            self.attempt += 1
+            self.ended = False
         return branched
 
     def earlier_branch(self) -> Session | None:
@@ -75,7 +84,7 @@ class VisitState(BaseModel):
         if not isinstance(data, dict):
             log.warning("visit state unreadable: starting from defaults")
             return state
-        for name in ("level", "unavailable", "message_turns", "ended"):
+        for name in ("level", "unavailable", "message_turns", "ended", "attempt"):
             if name in data:
                 try:
                     setattr(state, name, getattr(cls.model_validate({name: data[name]}), name))

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from agent.config import Settings
@@ -42,6 +42,17 @@ CHAINLIT_TABLES = ("users", "threads", "steps", "elements", "feedbacks")
 
 class StorageError(RuntimeError):
     """The database URL or the database itself cannot be used; the message says why."""
+
+
+class StaleSession(RuntimeError):
+    """The kept session changed since the saver last read or wrote it (another tab, another process).
+
+    Nothing was written: the saver reads the row again, puts its own new turns on top, and saves that.
+    """
+
+    def __init__(self, thread_id: str, expected: int, found: int):
+        super().__init__(f"thread {thread_id}: kept version {found}, expected {expected}")
+        self.expected, self.found = expected, found
 
 
 # --------------------------------------------------------------------------- the database URL
@@ -211,7 +222,8 @@ CREATE TABLE IF NOT EXISTS {SESSIONS_TABLE} (
     "session_json" TEXT NOT NULL,
     "view_json" TEXT NOT NULL,
     "created_at" TEXT NOT NULL,
-    "updated_at" TEXT NOT NULL
+    "updated_at" TEXT NOT NULL,
+    "version" INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS {SESSIONS_TABLE}_owner ON {SESSIONS_TABLE} ("owner");
 CREATE INDEX IF NOT EXISTS {SESSIONS_TABLE}_session_id ON {SESSIONS_TABLE} ("session_id");
@@ -232,6 +244,19 @@ async def create_schema(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         for statement in schema_statements(engine.dialect.name):
             await conn.execute(text(statement))
+        await _add_version_column(conn)
+
+
+async def _add_version_column(conn: AsyncConnection) -> None:
+    """Databases made before saves were versioned get the column (every kept row starts at version 1)."""
+    if conn.dialect.name == "sqlite":
+        columns = {row[1] for row in (await conn.execute(text(f"PRAGMA table_info({SESSIONS_TABLE})"))).all()}
+        if "version" in columns:
+            return
+        alter = f'ALTER TABLE {SESSIONS_TABLE} ADD COLUMN "version" INTEGER NOT NULL DEFAULT 1'
+    else:
+        alter = f'ALTER TABLE {SESSIONS_TABLE} ADD COLUMN IF NOT EXISTS "version" INTEGER NOT NULL DEFAULT 1'
+    await conn.execute(text(alter))
 
 
 class SchemaGuard:
@@ -266,6 +291,7 @@ class SessionSummary:
     updated_at: str
     turns: int
     ended: bool
+    attempt: int = 1
 
 
 @dataclass(frozen=True)
@@ -275,6 +301,7 @@ class StoredSession:
     session: Session
     view: VisitState
     updated_at: str
+    version: int = 1  # what to pass as `expected_version` to save on top of this state
 
 
 def with_learner_turn(session: Session, text: str) -> Session:
@@ -308,8 +335,21 @@ class SessionStore:
             self._locks[thread_id] = lock
         return lock
 
-    async def save(self, thread_id: str, owner: str, session: Session, view: VisitState | None = None) -> None:
-        """Insert or replace the thread's session. A thread kept for someone else is refused (AccessDenied)."""
+    async def save(
+        self,
+        thread_id: str,
+        owner: str,
+        session: Session,
+        view: VisitState | None = None,
+        expected_version: int | None = None,
+    ) -> int:
+        """Insert or replace the thread's session; returns the version now kept.
+
+        With `expected_version` (the version the saver last read or wrote), a row that has moved on since is
+        left alone and StaleSession raised: two tabs or two processes never overwrite each other's turns.
+        Without it, the save is unconditional (one writer: the CLI, imports). A thread kept for someone else is
+        refused (AccessDenied).
+        """
         await self._guard.ensure()
         async with self._lock_for(thread_id):
             now = _now()
@@ -322,26 +362,38 @@ class SessionStore:
                 "view_json": (view or VisitState()).to_json(),
                 "created_at": now,
                 "updated_at": now,
+                "expected": expected_version,
             }
+            guard = "" if expected_version is None else f' AND {SESSIONS_TABLE}."version" = :expected'
             async with self.engine.begin() as conn:
                 result = await conn.execute(
                     text(
                         f"""INSERT INTO {SESSIONS_TABLE}
                         ("thread_id", "owner", "session_id", "persona_id", "session_json", "view_json",
-                         "created_at", "updated_at")
+                         "created_at", "updated_at", "version")
                         VALUES (:thread_id, :owner, :session_id, :persona_id, :session_json, :view_json,
-                                :created_at, :updated_at)
+                                :created_at, :updated_at, 1)
                         ON CONFLICT ("thread_id") DO UPDATE SET
                             "session_id" = EXCLUDED."session_id", "persona_id" = EXCLUDED."persona_id",
                             "session_json" = EXCLUDED."session_json", "view_json" = EXCLUDED."view_json",
-                            "updated_at" = EXCLUDED."updated_at"
-                        WHERE {SESSIONS_TABLE}."owner" = EXCLUDED."owner"
+                            "updated_at" = EXCLUDED."updated_at", "version" = {SESSIONS_TABLE}."version" + 1
+                        WHERE {SESSIONS_TABLE}."owner" = EXCLUDED."owner"{guard}
+                        RETURNING "version"
                         """
                     ),
                     row,
                 )
-                if result.rowcount == 0:
-                    raise AccessDenied(f"thread {thread_id} is kept for another user")
+                saved = result.scalar()
+                if saved is not None:
+                    return int(saved)
+                found = await conn.execute(
+                    text(f'SELECT "owner", "version" FROM {SESSIONS_TABLE} WHERE "thread_id" = :thread_id'),
+                    {"thread_id": thread_id},
+                )
+                kept = found.first()
+            if kept is not None and kept[0] == owner and expected_version is not None:
+                raise StaleSession(thread_id, expected_version, int(kept[1]))
+            raise AccessDenied(f"thread {thread_id} is kept for another user")
 
     async def read(self, thread_id: str, requester: Requester) -> StoredSession | None:
         """The one way to read a kept session: None if there is none, AccessDenied if not the requester's to see."""
@@ -349,7 +401,7 @@ class SessionStore:
         async with self.engine.connect() as conn:
             result = await conn.execute(
                 text(
-                    f"""SELECT "owner", "session_json", "view_json", "updated_at"
+                    f"""SELECT "owner", "session_json", "view_json", "updated_at", "version"
                     FROM {SESSIONS_TABLE} WHERE "thread_id" = :thread_id"""
                 ),
                 {"thread_id": thread_id},
@@ -357,14 +409,15 @@ class SessionStore:
             row = result.first()
         if row is None:
             return None
-        owner, session_json, view_json, updated_at = row
+        owner, session_json, view_json, updated_at, version = row
         if not can_view(requester, owner):
             raise AccessDenied(f"{requester.identifier} may not read the session of thread {thread_id}")
         try:
             session = Session.from_json(session_json)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             raise StorageError(f"the kept session of thread {thread_id} cannot be read") from exc
-        return StoredSession(thread_id, owner, session, VisitState.from_json(view_json), str(updated_at))
+        view = VisitState.from_json(view_json)
+        return StoredSession(thread_id, owner, session, view, str(updated_at), int(version))
 
     async def list_visible(self, requester: Requester, limit: int = 500) -> list[SessionSummary]:
         """The kept sessions the requester may see (their own; faculty: everyone's), newest first."""
@@ -379,8 +432,11 @@ class SessionStore:
         for thread_id, owner, persona_id, updated_at, session_json, view_json in rows:
             if can_view(requester, owner):
                 turns = len(json.loads(session_json).get("turns") or [])
-                ended = VisitState.from_json(view_json).ended
-                summaries.append(SessionSummary(str(thread_id), owner, persona_id, str(updated_at), turns, ended))
+                view = VisitState.from_json(view_json)
+                summary = SessionSummary(
+                    str(thread_id), owner, persona_id, str(updated_at), turns, view.ended, view.attempt
+                )
+                summaries.append(summary)
         return summaries
 
     async def delete(self, thread_id: str) -> None:

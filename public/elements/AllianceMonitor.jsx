@@ -1,5 +1,6 @@
-// The live alliance monitor. Props (injected globally by Chainlit): level, ui, turns, trend.
-// Everything shown here comes from the observer transcript and the evaluator's events.
+// The visit's side panel. Props (injected globally by Chainlit): level, ui, turns, trend, brief.
+// The case brief stays pinned on top for the whole visit; the live alliance monitor follows.
+// Everything shown here comes from the persona's brief, the observer transcript and the evaluator's events.
 
 const TONES = {
   rupture: "border-l-4 border-red-500 bg-red-50 dark:bg-red-950",
@@ -46,13 +47,29 @@ function Trend({ points, label }) {
   );
 }
 
+function Brief({ brief }) {
+  if (!brief) return null;
+  return (
+    <details open className="rounded-md border p-2" data-testid="case-brief">
+      <summary className="text-sm font-semibold cursor-pointer">{brief.title}</summary>
+      <p className="text-sm leading-snug whitespace-pre-wrap mt-1">{brief.text}</p>
+    </details>
+  );
+}
+
 export default function AllianceMonitor() {
   const ui = props.ui || {};
   if (props.level === "exam") {
-    return <div className="p-2 text-sm text-muted-foreground">{ui.exam}</div>;
+    return (
+      <div className="flex flex-col gap-2 p-1">
+        <Brief brief={props.brief} />
+        <div className="p-2 text-sm text-muted-foreground">{ui.exam}</div>
+      </div>
+    );
   }
   return (
     <div className="flex flex-col gap-2 p-1" data-testid="alliance-monitor">
+      <Brief brief={props.brief} />
       <Trend points={props.trend} label={ui.trend} />
       {(!props.turns || props.turns.length === 0) && (
         <div className="text-sm text-muted-foreground">{ui.empty}</div>

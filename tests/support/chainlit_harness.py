@@ -171,7 +171,7 @@ async def browser_tab(
 
 async def drain(timeout_s: float = 120.0) -> Conversation:
     """Wait until the monitor has answered for every turn: on an event, bounded, never on a guess."""
-    conversation: Conversation = cl.user_session.get("conversation")
+    conversation: Conversation = cl.user_session.get("live").conversation
     await conversation.drain(timeout=timeout_s)
     pending = conversation.pending_evaluations()
     assert not pending, f"the monitor still had {pending} evaluation(s) running after {timeout_s} s"

@@ -75,7 +75,7 @@ async def test_try_again_from_here_branches_keeps_the_first_version_and_the_debr
         await app.on_message(_user_message(SECOND, second_id))
         original = (await drain()).session
         await app.on_retry(cl.Action(name="retry_here", payload={"message": second_id}))
-        branched = cl.user_session.get("conversation").session
+        branched = cl.user_session.get("live").conversation.session
         await app.on_message(_user_message(RETRY))
         await drain()
         await app.on_end_visit(cl.Action(name="end_visit", payload={}))
@@ -266,8 +266,8 @@ async def test_try_again_trusts_only_the_server_s_own_record_of_the_message(harn
         # A forged or stale payload: an unknown message id, or a turn of the client's choosing.
         await app.on_retry(cl.Action(name="retry_here", payload={"message": str(uuid.uuid4()), "turn": 1}))
         await app.on_retry(cl.Action(name="retry_here", payload={"turn": 0}))
-        after = cl.user_session.get("conversation").session
-        visit = cl.user_session.get("visit")
+        after = cl.user_session.get("live").conversation.session
+        visit = cl.user_session.get("live").visit
 
     assert after is before and visit.branches == []
     assert socket.of("delete_message") == []
@@ -285,7 +285,7 @@ async def test_late_monitor_results_of_a_branch_left_behind_change_nothing(harne
         await drain()
         monitors_before = len(socket.of("set_sidebar_elements"))
         await old_sink(0, None)  # the old branch's evaluator fails late on turn 0
-        visit = cl.user_session.get("visit")
+        visit = cl.user_session.get("live").visit
 
     assert visit.unavailable == []
     assert len(socket.of("set_sidebar_elements")) == monitors_before

@@ -241,7 +241,7 @@ async def test_every_turn_survives_a_restart_and_the_conversation_resumes_where_
         await app.settings_update({"level": CoachingLevel.coach.value})
         await _say(LEARNER)
         await _say("Qu'est-ce qui vous inquiète le plus ?")
-        before = cl.user_session.get("conversation").session
+        before = cl.user_session.get("live").conversation.session
         monitor_before = harness.monitors()[-1]["props"]
         # What Chainlit does when the tab goes away: the user session into the thread's metadata.
         await persist_user_session(thread_id, tab.to_persistable())
@@ -265,9 +265,9 @@ async def test_every_turn_survives_a_restart_and_the_conversation_resumes_where_
         thread = await resume_thread(tab)  # Chainlit's own: checks the author, restores the user session
         assert thread is not None
         await app.resume(thread)
-        conversation = cl.user_session.get("conversation")
+        conversation = cl.user_session.get("live").conversation
         assert conversation.session == before  # every turn, hidden states and events included
-        assert cl.user_session.get("visit").level == CoachingLevel.coach.value
+        assert cl.user_session.get("live").visit.level == CoachingLevel.coach.value
         monitor = [
             e
             for p in resumed_socket.of("set_sidebar_elements")
@@ -331,7 +331,7 @@ async def test_resuming_a_thread_with_no_kept_session_says_it_cannot_go_on(harne
         thread = await resume_thread(tab)
         assert thread is not None
         await app.resume(thread)
-        assert cl.user_session.get("conversation") is None
+        assert cl.user_session.get("live") is None
     assert [m["output"] for m in socket.of("new_message")] == [t("ui.resume_missing", "fr")]
 
 
@@ -363,7 +363,7 @@ async def test_a_database_that_fails_is_reported_once_and_the_visit_goes_on(
         await app.start()
         await _say(LEARNER)
         await _say("Et ensuite ?")
-        conversation = cl.user_session.get("conversation")
+        conversation = cl.user_session.get("live").conversation
     assert len(conversation.session.turns) == 4  # the patient answered both times
     warnings = [m for m in socket.of("new_message") if m["output"] == t("ui.not_saved", "fr")]
     assert len(warnings) == 1

@@ -37,7 +37,7 @@ async def test_9_a_lone_surrogate_or_a_nul_in_a_message_never_poisons_the_visit(
         await app.on_message(_user_message("Comment allez-vous ?"))
         await drain()
         await app.on_end_visit(cl.Action(name="end_visit", payload={}))
-        assert cl.user_session.get("visit").ended
+        assert cl.user_session.get("live").visit.ended
 
     failed = t("ui.patient_failed", "fr", reason="x").split("(")[0]
     assert not [m for m in socket.of("new_message") if m["output"].startswith(failed)]
@@ -60,7 +60,7 @@ async def test_15_a_one_megabyte_message_gets_a_clear_notice_and_the_visit_goes_
         await app.on_message(_user_message("x" * 1_000_000))
         await app.on_message(_user_message("Bonjour madame."))
         await drain()
-        conversation = cl.user_session.get("conversation")
+        conversation = cl.user_session.get("live").conversation
         assert [turn.text for turn in conversation.session.turns[::2]] == ["Bonjour madame."]
     limit = app.settings.max_message_chars
     notices = [m for m in socket.of("new_message") if m["output"].startswith("Votre message est trop long")]

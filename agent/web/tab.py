@@ -1,0 +1,58 @@
+"""One browser tab's state, read from Chainlit's user session: its visit, language, level and opening."""
+
+from __future__ import annotations
+
+import asyncio
+
+import chainlit as cl
+
+from agent.domain.taxonomy import Lang
+from agent.domain.visit import VisitState
+from agent.feedback.monitor import CoachingLevel
+from agent.i18n.catalog import t, ui_lang
+from agent.web.live import LiveVisit
+
+
+def lang() -> Lang:
+    return ui_lang(getattr(cl.context.session, "language", None))
+
+
+def live() -> LiveVisit | None:
+    """This tab's visit, shared with every other tab on the same thread in this process."""
+    visit: LiveVisit | None = cl.user_session.get("live")
+    return visit
+
+
+def visit() -> VisitState:
+    current = live()
+    return current.visit if current is not None else VisitState()
+
+
+def level() -> CoachingLevel:
+    value = visit().level
+    return CoachingLevel(value) if value in {lvl.value for lvl in CoachingLevel} else CoachingLevel.learner
+
+
+def opening() -> asyncio.Event:
+    """Set once the chat start (or resume) has run: a message sent before waits for it."""
+    event: asyncio.Event | None = cl.user_session.get("opening")
+    if event is None:
+        event = asyncio.Event()
+        cl.user_session.set("opening", event)
+    return event
+
+
+def opening_messages() -> list[cl.Message]:
+    """What the chat start showed: shown again if the page's first socket dropped before it arrived."""
+    shown: list[cl.Message] | None = cl.user_session.get("opening_messages")
+    if shown is None:
+        shown = []
+        cl.user_session.set("opening_messages", shown)
+    return shown
+
+
+async def say(key: str, **values: str) -> cl.Message:
+    """A notice from the app (not the patient), in the tab's language."""
+    message = cl.Message(content=t(key, lang(), **values), author="Alliance")
+    await message.send()
+    return message
