@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: venv model run test lint typecheck unit e2e browser evalgate checks bench detector clean
+.PHONY: venv model run test lint typecheck unit e2e e2e-stress browser evalgate checks bench detector clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.installed: pyproject.toml
@@ -45,6 +45,11 @@ browser:
 # The app in a real browser, against the stub LLM (screenshots and the app's log in reports/e2e).
 e2e: venv browser
 	$(PY) -m pytest -q -m e2e tests/e2e
+
+# The same tests 10 times in a row with two CPU-spinning processes beside them (a busy class server);
+# each run bounded at 15 min. Logs and a summary in reports/e2e-stress. Not part of `make test` (about 20 min).
+e2e-stress: venv browser
+	$(PY) -m agent.devtools.stress --runs 10 --hogs 2 --run-timeout 900
 
 # The eval gate: the detector, offline, on the held-out split, against evals/thresholds.toml.
 evalgate: venv

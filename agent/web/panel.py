@@ -31,7 +31,9 @@ async def refresh() -> None:
         )
         # The brief left the screen once the first message created the thread; here it stays in view.
         props["brief"] = {"title": f"{t('ui.brief_title', lang)}: {persona.display_name}", "text": persona.case_brief}
-        await cl.ElementSidebar.set_title(props["ui"]["title"])
         await cl.ElementSidebar.set_elements(
             [cl.CustomElement(name=ELEMENT, props=props, display="side")], key=f"monitor-{len(props['turns'])}"
         )
+        # After the elements: Chainlit's page titles a side element by its name ("AllianceMonitor") when it
+        # arrives; our title, sent last, is the one that stays.
+        await cl.ElementSidebar.set_title(props["ui"]["title"])

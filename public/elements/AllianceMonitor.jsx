@@ -1,5 +1,5 @@
 // The visit's side panel. Props (injected globally by Chainlit): level, ui, turns, trend, brief.
-// The case brief stays pinned on top for the whole visit; the live alliance monitor follows.
+// The case brief stays pinned on top for the whole visit (folded once flags appear); the live monitor follows.
 // Everything shown here comes from the persona's brief, the observer transcript and the evaluator's events.
 
 const TONES = {
@@ -47,10 +47,10 @@ function Trend({ points, label }) {
   );
 }
 
-function Brief({ brief }) {
+function Brief({ brief, open }) {
   if (!brief) return null;
   return (
-    <details open className="rounded-md border p-2" data-testid="case-brief">
+    <details open={open} className="rounded-md border p-2" data-testid="case-brief">
       <summary className="text-sm font-semibold cursor-pointer">{brief.title}</summary>
       <p className="text-sm leading-snug whitespace-pre-wrap mt-1">{brief.text}</p>
     </details>
@@ -62,14 +62,15 @@ export default function AllianceMonitor() {
   if (props.level === "exam") {
     return (
       <div className="flex flex-col gap-2 p-1">
-        <Brief brief={props.brief} />
+        <Brief brief={props.brief} open={true} />
         <div className="p-2 text-sm text-muted-foreground">{ui.exam}</div>
       </div>
     );
   }
   return (
     <div className="flex flex-col gap-2 p-1" data-testid="alliance-monitor">
-      <Brief brief={props.brief} />
+      {/* Open until the first flag; then folded, one click away, so the flags stay in view. */}
+      <Brief brief={props.brief} open={!props.turns || props.turns.length === 0} />
       <Trend points={props.trend} label={ui.trend} />
       {(!props.turns || props.turns.length === 0) && (
         <div className="text-sm text-muted-foreground">{ui.empty}</div>

@@ -49,11 +49,19 @@ class App:
         return [{"thread_id": r[0], **json.loads(r[1])} for r in rows]
 
 
+# A request timeout the stub's hang (HANG_S) always outlasts, and that a busy machine never reaches by
+# itself: on 2 cores shared with two CPU hogs, a 2 s timeout failed replies the stub had already sent.
+TIMEOUT_S, HANG_S = 8, 60
+TURN_S = 180  # the longest a learner turn may take here: regenerations and retries under load included
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     work = tmp_path_factory.mktemp("socket")
     with running(serve_stub(work / "stub.log")) as stub:
-        env = stub_env(stub, work / "data", OPENAI_API_KEY=KEY, ALLIANCE_TIMEOUT_S="2", ALLIANCE_MAX_RETRIES="1")
+        env = stub_env(
+            stub, work / "data", OPENAI_API_KEY=KEY, ALLIANCE_TIMEOUT_S=str(TIMEOUT_S), ALLIANCE_MAX_RETRIES="1"
+        )
         with running(serve_chainlit("agent/web/app.py", env, work / "app.log")) as served:
             yield App(served, stub, work / "data")
 
@@ -84,7 +92,7 @@ async def test_the_leak_suite_through_the_app_never_shows_hidden_text(app: App) 
         visitor = Visitor(app.app.url, PROFILE[lang])
         await visitor.connect()
         await visitor.wait_quiet()
-        timing = await visitor.say(attack["text"], timeout_s=60)
+        timing = await visitor.say(attack["text"], timeout_s=TURN_S)
         await visitor.close()
         shown = _shown(visitor)
         answered += timing.reply_done is not None
@@ -104,10 +112,10 @@ async def test_faults_keep_every_turn_tell_the_learner_and_recover(app: App) -> 
     await visitor.wait_quiet()
     sent = []
     for failures, fault in enumerate(("500", "429", "timeout", "truncate", "malformed"), start=1):
-        app.configure_stub(fault_rates={fault: 1.0}, hang_s=4)
+        app.configure_stub(fault_rates={fault: 1.0}, hang_s=HANG_S)
         line = f"Hello again, can you hear me? ({fault})"
         sent.append(line)
-        timing = await visitor.say(line, timeout_s=60)
+        timing = await visitor.say(line, timeout_s=TURN_S)
         assert timing.error is None, f"{fault}: the turn never ended"
         failed_messages = [
             d
@@ -117,7 +125,7 @@ async def test_faults_keep_every_turn_tell_the_learner_and_recover(app: App) -> 
         assert len(failed_messages) == failures, f"{fault}: no clear message for the learner"
         app.configure_stub()  # the endpoint recovers
         sent.append(f"And now? ({fault})")
-        timing = await visitor.say(sent[-1], timeout_s=60)
+        timing = await visitor.say(sent[-1], timeout_s=TURN_S)
         assert timing.reply_done is not None, f"{fault}: no recovery"
     await visitor.close()
     assert t("ui.patient_failed", "en", reason="x").split("(")[0] in _shown(visitor)
