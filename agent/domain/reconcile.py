@@ -41,7 +41,9 @@ def reconcile(kept: Session, kept_view: VisitState, ours: Session, our_view: Vis
             moved = turn.model_copy(deep=True, update={"id": len(session.turns)})
             session.turns.append(moved)
         moved_ids = {turn.id: len(kept.turns) + i for i, turn in enumerate(extra)}
-        view.message_turns |= {m: moved_ids.get(t, t) for m, t in our_view.message_turns.items() if t >= shared}
+        ours_shared = {m: t for m, t in our_view.message_turns.items() if t < shared}  # the same turns on both sides
+        ours_moved = {m: moved_ids[t] for m, t in our_view.message_turns.items() if t in moved_ids}
+        view.message_turns = ours_shared | view.message_turns | ours_moved
         return session, view
     if all(branch.id != ours.id or len(branch.turns) < len(ours.turns) for branch in view.branches):
         view.branches = [b for b in view.branches if b.id != ours.id] + [ours.model_copy(deep=True)]

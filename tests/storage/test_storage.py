@@ -303,3 +303,47 @@ def test_with_learner_turn_is_the_next_state_and_leaves_the_session_alone() -> N
     assert pending.turns[-1].id == 2 and pending.turns[-1].text == "Et le travail ?"
     session.add_learner_turn("Et le travail ?")  # what Conversation.learner_says then does
     assert session.observer_transcript() == pending.observer_transcript()
+
+
+async def test_10_a_save_on_a_stale_version_writes_nothing_and_says_what_it_found(tmp_path: Path) -> None:
+    from agent.storage.sessions import StaleSession, make_engine
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'v.db'}")
+    store = SessionStore(engine)
+    first = make_rich_session(1)
+    assert await store.save("t-1", "alice", first, expected_version=0) == 1
+    assert await store.save("t-1", "alice", first, expected_version=1) == 2
+    other = make_rich_session(2)
+    with pytest.raises(StaleSession) as stale:
+        await store.save("t-1", "alice", other, expected_version=1)
+    assert (stale.value.expected, stale.value.found) == (1, 2)
+    kept = await store.read("t-1", Requester("alice", "learner"))
+    assert kept is not None and kept.version == 2 and kept.session == first
+    with pytest.raises(StaleSession):  # "must not exist yet" when it does
+        await store.save("t-1", "alice", other, expected_version=0)
+    with pytest.raises(AccessDenied):  # someone else's thread is refused as before, whatever the version
+        await store.save("t-1", "bob", other, expected_version=2)
+    await engine.dispose()
+
+
+async def test_10_a_database_from_before_versions_gets_the_column(tmp_path: Path) -> None:
+    from agent.storage.sessions import make_engine
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # the table as it was, with one kept row
+        conn.execute(
+            f'CREATE TABLE {SESSIONS_TABLE} ("thread_id" TEXT PRIMARY KEY, "owner" TEXT NOT NULL, '
+            '"session_id" TEXT NOT NULL, "persona_id" TEXT NOT NULL, "session_json" TEXT NOT NULL, '
+            '"view_json" TEXT NOT NULL, "created_at" TEXT NOT NULL, "updated_at" TEXT NOT NULL)'
+        )
+        session = make_rich_session(1)
+        conn.execute(
+            f"INSERT INTO {SESSIONS_TABLE} VALUES ('t-old', 'alice', ?, 'bertrand.fr', ?, '{{}}', 'x', 'x')",
+            (session.id, session.to_json()),
+        )
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    store = SessionStore(engine)
+    kept = await store.read("t-old", Requester("alice", "learner"))
+    assert kept is not None and kept.version == 1
+    assert await store.save("t-old", "alice", kept.session, expected_version=1) == 2
+    await engine.dispose()
