@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: venv model run test lint typecheck unit e2e e2e-stress browser evalgate checks bench detector clean
+.PHONY: venv model run test lint typecheck unit e2e e2e-stress browser evalgate checks bench detector acts clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.installed: pyproject.toml
@@ -76,3 +76,8 @@ bench: venv model
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
+
+# Retrain the communicative-act layer (issue 13) on evals/corpora/{bolt,mi_gold}.jsonl and our own data;
+# dev split and MIBot figures are printed (MIBot is evaluated only, never trained on).
+acts: venv
+	$(PY) -m agent.devtools.act_train
