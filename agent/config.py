@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 StructuredMode = Literal["auto", "json_schema", "function_calling", "json_mode"]
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_key(text: str) -> str:
+    """`scheme://host[:port]` as browsers send it in `Origin`: lower case, no default port, no path.
+
+    Raises ValueError for anything else (a wildcard, a path, credentials, another scheme)."""
+    parts = urlsplit(text.strip())
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
+        raise ValueError(f"{text!r} is not an origin like https://host or http://host:port")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"{text!r} is not an origin: no path, query or fragment")
+    port = parts.port  # raises ValueError on a bad port
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, _DEFAULT_PORTS[parts.scheme]) else "")
 
 
 class Settings(BaseSettings):
@@ -75,6 +92,34 @@ class Settings(BaseSettings):
     )
     users_file: Path | None = Field(None, description="TOML users file; default DATA_DIR/users.toml.")
     users: SecretStr | None = Field(None, description="NAME:ROLE:HASH entries, separated by commas or spaces.")
+    login_failures_per_user: int = Field(
+        5, ge=1, description="Failed logins allowed for one user name within login_window_s; then 429 until it passes."
+    )
+    login_failures_per_address: int = Field(
+        50,
+        ge=1,
+        description="Failed logins allowed from one client address within login_window_s (a class behind NAT).",
+    )
+    login_window_s: float = Field(900.0, gt=0, description="The sliding window of the login limits, in seconds.")
+
+    # Other origins (scheme://host[:port]) allowed to call the app with the login cookie. Empty: same origin only.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated origins, e.g. https://lms.example.org; never '*'."
+    )
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "a, b" or "a b"; a JSON list too, as pydantic-settings would read it
+            return json.loads(value) if value.lstrip().startswith("[") else value.replace(",", " ").split()
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        if any(origin.strip() == "*" for origin in value):
+            raise ValueError("'*' would let any site read learners' sessions with their login: list the origins")
+        return list(dict.fromkeys(origin_key(origin) for origin in value))
 
     def __init__(self, **values: Any) -> None:
         # Arguments by field name (or the endpoint's and database's own names); anything else is a mistake

@@ -55,6 +55,24 @@ class Account:
     role: Role
     password_hash: str
 
+    @property
+    def fingerprint(self) -> str:
+        """A short digest of the password hash, kept in each login token: a new password (or the user removed
+        and added again) changes it, and the token of the old one is refused. One-way, and the hash's salt
+        never leaves the users file, so the token gives nothing to guess the password with."""
+        return hashlib.sha256(b"alliance-login:" + self.password_hash.encode("ascii")).hexdigest()[:16]
+
+
+def make_private_dir(path: Path) -> None:
+    """Create a folder (and its missing parents) for our data: the folder itself owner-only (0700).
+
+    A folder that already exists keeps its mode: it was chosen and made by whoever runs the app."""
+    if path.is_dir():
+        return
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # the mode given to mkdir is masked by the umask: say it once more
+        path.chmod(0o700)
+
 
 # --------------------------------------------------------------------------- passwords
 
@@ -213,7 +231,7 @@ def read_users_file(path: Path) -> dict[str, Account]:
 
 def write_users_file(path: Path, accounts: Mapping[str, Account]) -> None:
     """Atomic replace; readable by the owner only (the hashes can be attacked offline)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -237,19 +255,21 @@ class UserDirectory:
         self.explicit_file = settings.users_file is not None
         self.env_text = settings.users.get_secret_value() if settings.users else ""
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._accounts: dict[str, Account] = {}
 
     def configured(self) -> bool:
         """Password mode: a users file exists or ALLIANCE_USERS is set (even with no valid user)."""
         return self.path.exists() or bool(self.env_text.strip())
 
-    def _file_stamp(self) -> tuple[int, int] | None:
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        """What tells a changed file: each write replaces it (a new inode), even with the same size and time
+        (a password change within the file system's time resolution)."""
         try:
             info = self.path.stat()
         except FileNotFoundError:
             return None
-        return (info.st_mtime_ns, info.st_size)
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
 
     def _read(self) -> dict[str, Account]:
         from_env = parse_users_env(self.env_text)
@@ -328,7 +348,7 @@ def ensure_auth_secret(settings: Settings, environ: MutableMapping[str, str] = o
     if environ.get(SECRET_ENV):
         return None
     path = settings.data_dir / SECRET_FILE
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     if not path.exists():
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret.")  # mode 600
         try:

@@ -11,8 +11,10 @@ So the rule is applied here:
 - changes (rename, share, delete, and feedback, which Chainlit does not check at all): the
   author only. Resuming over the socket is the author's only too (Chainlit checks that itself).
 
-`get_thread_author` receives only a thread id, so `RequesterMiddleware` records who is asking
-(from the same signed login token Chainlit reads) and whether the request only reads.
+`get_thread_author` receives only a thread id, so the app's middleware (`agent.web.security`)
+records who is asking (from the same signed login token Chainlit reads, once checked: a token of a
+removed user, an old password or a logged-out session counts as no login) and whether the request
+only reads.
 """
 
 from __future__ import annotations
@@ -20,21 +22,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
-from chainlit.auth import get_token_from_cookies
-from chainlit.auth.jwt import decode_jwt
 from chainlit.config import config
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.element import Element
 from chainlit.types import Feedback, ThreadDict
-from fastapi import FastAPI, HTTPException
-from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import HTTPException
 
 from agent.storage.access import Requester, Role, can_change, can_view
+from agent.storage.logins import LoginGenerations
 from agent.storage.sessions import SchemaGuard, SessionStore, configure_engine, is_sqlite, prepare_sqlite_file
 
 log = logging.getLogger(__name__)
@@ -55,45 +54,13 @@ def current_http_access() -> HttpAccess | None:
     return _http_access.get()
 
 
-class RequesterMiddleware:
-    """Records, for the length of one HTTP request, who sent it (from Chainlit's login token) and its role."""
-
-    def __init__(self, app: ASGIApp, role_of: RoleOf):
-        self.app = app
-        self.role_of = role_of
-
-    def _access(self, scope: Scope) -> HttpAccess | None:
-        connection = HTTPConnection(scope)
-        token = get_token_from_cookies(dict(connection.cookies))
-        if not token:
-            scheme, _, value = connection.headers.get("authorization", "").partition(" ")
-            token = value.strip() if scheme.lower() == "bearer" else None
-        if not token:
-            return None
-        try:
-            user = decode_jwt(token)
-        except Exception:  # no secret, bad signature, expired: Chainlit refuses the request itself
-            return None
-        role = self.role_of(user.identifier)
-        if role is None:
-            return None
-        return HttpAccess(Requester(user.identifier, role), read_only=scope.get("method") in ("GET", "HEAD"))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        token = _http_access.set(self._access(scope))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _http_access.reset(token)
+def set_http_access(access: HttpAccess | None) -> Token[HttpAccess | None]:
+    """For the length of one HTTP request (`agent.web.security` sets it from the checked login token)."""
+    return _http_access.set(access)
 
 
-def install_requester_middleware(app: FastAPI, role_of: RoleOf) -> None:
-    """Once, before the server starts (Starlette refuses middleware on a started app)."""
-    if not any(getattr(m, "cls", None) is RequesterMiddleware for m in app.user_middleware):
-        app.add_middleware(RequesterMiddleware, role_of=role_of)  # type: ignore[arg-type]
+def reset_http_access(token: Token[HttpAccess | None]) -> None:
+    _http_access.reset(token)
 
 
 def _refuse(detail: str) -> HTTPException:
@@ -117,6 +84,7 @@ class AllianceDataLayer(SQLAlchemyDataLayer):
         self.where = f"the SQLite file {url.split(':///', 1)[1]}" if self.sqlite else "the PostgreSQL of DATABASE_URL"
         self.schema = SchemaGuard(self.engine)
         self.sessions = SessionStore(self.engine, self.schema)
+        self.logins = LoginGenerations(self.engine)  # logouts, seen by every process on this database
         self.role_of = role_of
 
     async def ensure_schema(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from agent.storage.users import (
     write_users_file,
 )
 from agent.web.datalayer import AllianceDataLayer
+from agent.web.login_limit import LoginLimiter
 from tests.support.storage import DATABASES, POSTGRES_URL, drop_tables
 
 
@@ -71,6 +74,7 @@ class Web:
     layer: AllianceDataLayer
     users_file: Path
     user_ids: dict[str, str] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=lambda: dict(PASSWORDS))
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     def client(self) -> httpx.AsyncClient:
@@ -81,13 +85,24 @@ class Web:
 
     async def login(self, name: str) -> httpx.AsyncClient:
         client = self.client()
-        response = await client.post("/login", data={"username": name, "password": PASSWORDS[name]})
+        response = await client.post("/login", data={"username": name, "password": self.passwords[name]})
         assert response.status_code == 200, response.text
         assert client.cookies.get("access_token")
         persisted = await self.layer.get_user(name)
         assert persisted is not None
         self.user_ids[name] = persisted.id
         return client
+
+    def rewrite_users(self, remove: tuple[str, ...] = (), passwords: dict[str, str] | None = None) -> None:
+        """What `alliance users remove` or a password change does to the users file, seen at once by the app."""
+        accounts = UserDirectory(self.auth.settings).load()
+        for name in remove:
+            del accounts[name]
+        for name, password in (passwords or {}).items():
+            accounts[name] = Account(name, accounts[name].role, hash_password(password))
+            self.passwords[name] = password
+        write_users_file(self.users_file, accounts)
+        os.utime(self.users_file, ns=(1, 1))  # a different stamp even within the file system's time resolution
 
     async def thread_of(self, name: str, title: str) -> tuple[str, str]:
         """A thread with one patient message, as Chainlit writes them; returns (thread id, step id)."""
@@ -98,6 +113,51 @@ class Web:
         await self.layer.create_step({**step, "output": f"Réponse à {name}", "streaming": False, "metadata": {}})
         await self.layer.sessions.save(thread_id, name, make_session())
         return thread_id, step_id
+
+
+@dataclass
+class SocketProbe:
+    """Stands in for Engine.IO's request handler (monkeypatch it on `chainlit.server.sio.eio`): records
+    what reached the socket server and closes, so no socket server runs and nothing is left behind."""
+
+    scopes: list[dict[str, Any]] = field(default_factory=list)
+
+    async def handle_request(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.scopes.append(scope)
+        await send({"type": "websocket.close", "code": 1000})
+
+    def cookies_seen(self, index: int) -> str:
+        return b"; ".join(v for k, v in self.scopes[index]["headers"] if k == b"cookie").decode("latin-1")
+
+
+async def open_socket(headers: dict[str, str]) -> list[dict[str, Any]]:
+    """A websocket handshake on the socket path through the whole app; returns what the app sent back."""
+    sent: list[dict[str, Any]] = []
+    incoming: list[dict[str, Any]] = [{"type": "websocket.connect"}]
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "http_version": "1.1",
+        "path": "/ws/socket.io/",
+        "raw_path": b"/ws/socket.io/",
+        "root_path": "",
+        "query_string": b"EIO=4&transport=websocket",
+        "headers": [(b"host", b"testserver")] + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "subprotocols": [],
+        "state": {},
+    }
+    await asyncio.wait_for(chainlit.server.app(scope, receive, send), timeout=30)
+    return sent
 
 
 @pytest.fixture(params=DATABASES)
@@ -120,6 +180,7 @@ async def web(
     monkeypatch.setattr(app_module, "settings", settings)
     monkeypatch.setattr(auth_module, "settings", settings)
     monkeypatch.setattr(auth_module, "users", directory)
+    monkeypatch.setattr(auth_module, "login_limiter", LoginLimiter.from_settings(settings))  # no count across tests
     layer = AllianceDataLayer(database_url(settings), role_of=auth_module.role_of)
     monkeypatch.setattr(chainlit.data, "_data_layer", layer)
     monkeypatch.setattr(chainlit.data, "_data_layer_initialized", True)
