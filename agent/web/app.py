@@ -176,9 +176,8 @@ reconnect.install(_show_opening_again)
 
 
 async def _refuse_inactive_login() -> bool:
-    """A login whose user was removed (or from another mode) keeps a valid token: it gets no visit."""
-    user = cl.context.session.user
-    if user is None or auth.users.active(user.identifier):
+    """A login that no longer stands (user removed, password changed, logged out): it gets no visit."""
+    if await auth.login_valid(cl.context.session):
         return False
     await tab.say("ui.login_inactive")
     return True
@@ -308,6 +307,8 @@ async def _opened_visit() -> LiveVisit | None:
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
+    if await _refuse_inactive_login():  # a socket opened before a logout elsewhere goes no further
+        return
     live = await _opened_visit()
     if live is None:
         return

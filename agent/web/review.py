@@ -55,7 +55,7 @@ def debrief_response(stored: StoredSession, settings: Settings, fmt: str, lang: 
     return HTMLResponse(to_html(debrief, lang))
 
 
-def _review_page(rows: list[tuple[str, str, str, str, int, bool]], requester: Requester, lang: Lang) -> str:
+def _review_page(rows: list[tuple[str, str, str, str, int, int, bool]], requester: Requester, lang: Lang) -> str:
     return render(
         "review.html.j2",
         lang=lang,
@@ -72,10 +72,11 @@ def _review_page(rows: list[tuple[str, str, str, str, int, bool]], requester: Re
                 "owner": owner,
                 "persona": persona,
                 "updated": updated[:16].replace("T", " "),
-                "turns": turns,
+                # A later attempt was written after reading the debrief of an earlier one: faculty see it.
+                "turns": f"{turns} · {t('ui.review_attempt', lang, attempt=str(attempt))}" if attempt > 1 else turns,
                 "readable": readable,
             }
-            for thread, owner, persona, updated, turns, readable in rows
+            for thread, owner, persona, updated, turns, attempt, readable in rows
         ],
     )
 
@@ -94,7 +95,15 @@ def review_router(store_of: StoreGetter, settings: Settings) -> APIRouter:
         requester = _requester()
         summaries = await store().list_visible(requester)
         rows = [
-            (s.thread_id, s.owner, s.persona_id, s.updated_at, s.turns, s.ended or requester.role == "faculty")
+            (
+                s.thread_id,
+                s.owner,
+                s.persona_id,
+                s.updated_at,
+                s.turns,
+                s.attempt,
+                s.ended or requester.role == "faculty",
+            )
             for s in summaries
         ]
         return HTMLResponse(_review_page(rows, requester, _lang(request, lang)))

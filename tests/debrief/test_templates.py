@@ -170,8 +170,8 @@ def test_hostile_text_is_escaped_in_the_chart(lang: str) -> None:
 
 
 def test_the_review_page_escapes_what_it_lists() -> None:
-    rows = [(f"t {PAYLOAD}", f"o {PAYLOAD}", f"p {PAYLOAD}", "2026-01-02T03:04:05", 2, True)]
-    rows.append(("t2", "bob", f"q {PAYLOAD}", "2026-01-02T03:04:05", 1, False))
+    rows = [(f"t {PAYLOAD}", f"o {PAYLOAD}", f"p {PAYLOAD}", "2026-01-02T03:04:05", 2, 1, True)]
+    rows.append(("t2", "bob", f"q {PAYLOAD}", "2026-01-02T03:04:05", 1, 2, False))
     for role in ("faculty", "learner"):
         page = _review_page(rows, Requester(identifier=f"me {PAYLOAD}", role=role), "en")  # type: ignore[arg-type]
         reader = read_html(page)

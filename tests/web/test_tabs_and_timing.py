@@ -26,6 +26,7 @@ from agent.storage.sessions import SESSIONS_TABLE
 from agent.web import reconnect
 from agent.web.live import LiveVisits
 from tests.support.chainlit_harness import FakeSocket, Harness, browser_tab, data_layer, drain
+from tests.support.web_client import Web, make_session
 
 pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'chat_profiles' was never awaited:RuntimeWarning")
 
@@ -287,3 +288,12 @@ async def test_20_a_quick_patient_gets_no_slow_notice(harness: Harness) -> None:
         await drain()
     slow = t("ui.patient_slow", "fr", seconds="X").split("(")[0]
     assert not [m for m in socket.of("new_message") if m["output"].startswith(slow)]
+
+
+async def test_11_faculty_see_a_later_attempt_as_such_in_the_review_list(web: Web) -> None:
+    await web.login("alice")
+    thread, _ = await web.thread_of("alice", "visit")
+    await web.layer.sessions.save(thread, "alice", make_session(), VisitState(attempt=2))
+    prof = await web.login("prof")
+    page = (await prof.get("/alliance/review?lang=en")).text
+    assert "attempt 2" in page
