@@ -242,6 +242,13 @@ class Detector:
             if HEADS[name][0] is speaker
         }
 
+    def rupture_probability(self, turn: PublicTurn, prev: PublicTurn | None) -> float:
+        """How likely the turn is a rupture marker (withdrawal or confrontation), below any threshold: the
+        alliance layer reads it as "a rupture may be open" for the turns that follow (agent.evaluator.context)."""
+        _, scored = self.scores(turn.text, turn.speaker, prev.text if prev else "")
+        head = scored["patient" if turn.speaker is Speaker.patient else "clin_rupture"]
+        return head.prob("withdrawal") + head.prob("confrontation")
+
     def detect_turn(self, turn: PublicTurn, prev: PublicTurn | None, lang: Lang) -> list[AllianceEvent]:
         feats, scored = self.scores(turn.text, turn.speaker, prev.text if prev else "")
         events: list[AllianceEvent] = []

@@ -1,8 +1,10 @@
 """The evaluator: transcript in, alliance events out. Detector and judge behind one interface.
 
 Input is the observer transcript only (`PublicTurn`: speaker and words), never the hidden
-state nor the persona. Events are about the last turn; a `missed_repair` is added when the
-patient's previous turn showed a rupture and the clinician's turn attempts no repair.
+state nor the persona. Events are about the last turn, read in context (`agent.evaluator.context`:
+a clinician's repair attempt counts when a rupture is open or the clinician metacommunicates in so
+many words); a `missed_repair` is added when the patient's previous turn showed a rupture (read with
+at least `context.MISSED_FLOOR` confidence) and the clinician's turn attempts no repair.
 
 Merging (when both tiers run): findings with the same kind and label are one event (the
 higher confidence, the judge's quote and rationale, source "detector+judge"). The judge is
@@ -23,6 +25,7 @@ from agent.domain.language import as_lang
 from agent.domain.session import PublicTurn
 from agent.domain.taxonomy import EventKind, Lang, Speaker
 from agent.evaluator.base import Evaluator
+from agent.evaluator.context import WINDOW, in_context, missed_rupture, rupture_open
 from agent.evaluator.detector import Detector
 from agent.evaluator.judge import Judge
 from agent.i18n.catalog import t
@@ -63,6 +66,7 @@ class AllianceEvaluator(Evaluator):
         self.detector = detector
         self.judge = judge
         self._memo: OrderedDict[tuple[int, str], list[AllianceEvent]] = OrderedDict()
+        self._ruptures: OrderedDict[tuple[int, str, str], float] = OrderedDict()
 
     def _remember(self, turn: PublicTurn, events: list[AllianceEvent]) -> None:
         self._memo[(turn.id, turn.text)] = events
@@ -98,15 +102,39 @@ class AllianceEvaluator(Evaluator):
         self._remember(last, kept)
         return kept
 
+    async def _rupture_probability(self, transcript: list[PublicTurn], lang: Lang) -> float:
+        """How likely the last turn is a rupture marker. A patient's turn: the detector's reading below any
+        threshold (judge only: the highest confidence of the markers found). A clinician's turn: the markers
+        found only, since the clinician head reads most openings and questions as possible withdrawals."""
+        last = transcript[-1]
+        key = (last.id, last.text, transcript[-2].text if len(transcript) > 1 else "")
+        cached = self._ruptures.get(key)
+        if cached is not None:
+            return cached
+        if self.detector is not None and last.speaker is Speaker.patient:
+            prev = transcript[-2] if len(transcript) > 1 else None
+            value = await asyncio.to_thread(self.detector.rupture_probability, last, prev)
+        else:
+            known = self._memo.get((last.id, last.text))
+            events = known if known is not None else await self._detect(transcript, lang)
+            if known is None and self.detector is None:
+                events = await self._events_for(transcript, lang)
+            value = max((e.confidence for e in events if e.kind is EventKind.rupture_marker), default=0.0)
+        self._ruptures[key] = value
+        if len(self._ruptures) > 512:
+            self._ruptures.popitem(last=False)
+        return value
+
     async def evaluate(self, transcript: list[PublicTurn], lang: str) -> list[AllianceEvent]:
         if not transcript:
             return []
         language = as_lang(lang)
-        events = await self._events_for(transcript, language)
         last = transcript[-1]
+        start = max(1, len(transcript) - WINDOW)
+        history = [await self._rupture_probability(transcript[:end], language) for end in range(start, len(transcript))]
+        events = in_context(await self._events_for(transcript, language), last, rupture_open(history))
         if last.speaker is Speaker.clinician and len(transcript) > 1 and transcript[-2].speaker is Speaker.patient:
-            previous = await self._events_for(transcript[:-1], language)
-            rupture = next((e for e in previous if e.kind is EventKind.rupture_marker), None)
+            rupture = missed_rupture(await self._events_for(transcript[:-1], language))
             repaired = any(e.kind is EventKind.repair_attempt for e in events)
             if rupture is not None and not repaired:
                 events = [*events, missed_repair(last, rupture, language)]

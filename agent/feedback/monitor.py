@@ -25,6 +25,9 @@ def level_name(level: CoachingLevel, lang: Lang) -> str:
     return t(f"level.{level.value}", lang)
 
 
+# Below this confidence a flag is shown as a possibility, not a finding: wrong feedback teaches the wrong thing.
+TENTATIVE_BELOW = 0.6
+
 TREND_WEIGHT = {EventKind.repair_attempt: 1.0, EventKind.rupture_marker: -1.0, EventKind.missed_repair: -0.5}
 
 
@@ -60,6 +63,7 @@ def _flag(event: AllianceEvent, lang: Lang) -> dict[str, Any]:
         "rationale": event.rationale,
         "tone": tone,
         "source": event.source,
+        "tentative": event.confidence < TENTATIVE_BELOW,
     }
 
 

@@ -81,8 +81,15 @@ export default function AllianceMonitor() {
           <Highlighted text={turn.text} quotes={turn.flags.map((f) => f.evidence)} />
           {turn.unavailable && <div className="text-xs italic text-muted-foreground mt-1">{ui.unavailable}</div>}
           {turn.flags.map((f, i) => (
-            <div key={i} className={`mt-2 rounded p-2 ${TONES[f.tone] || ""}`} data-flag={f.kind}>
-              <div className="text-xs uppercase tracking-wide opacity-70">{f.kindName}</div>
+            <div
+              key={i}
+              className={`mt-2 rounded p-2 ${TONES[f.tone] || ""} ${f.tentative ? "opacity-70 border-dashed" : ""}`}
+              data-flag={f.kind}
+              data-tentative={f.tentative ? "yes" : "no"}
+            >
+              <div className="text-xs uppercase tracking-wide opacity-70">
+                {f.kindName}{f.tentative ? ` · ${ui.tentative}` : ""}
+              </div>
               <div className="text-sm font-medium">
                 {f.labelName}{f.subtype ? ` · ${f.subtype}` : ""}
                 <span className="ml-2 text-xs opacity-60">{ui.confidence} {f.confidenceText}</span>

@@ -237,3 +237,27 @@ def test_hint_index_cycles_through_the_options() -> None:
     events = [rupture(1, P, RuptureType.withdrawal, "Okay.")]
     assert hint_for(events, "en", 0) == hint_for(events, "en", 3)
     assert hint_for(events, "en", 0) != hint_for(events, "en", 1)
+
+
+def test_a_flag_read_with_little_confidence_is_shown_as_a_possibility(session: Session) -> None:
+    from agent.domain.events import AllianceEvent
+    from agent.domain.taxonomy import EventKind, RuptureType, Speaker
+    from agent.feedback.monitor import TENTATIVE_BELOW
+
+    def flag(confidence: float) -> AllianceEvent:
+        return AllianceEvent(
+            turn=0,
+            speaker=Speaker.clinician,
+            kind=EventKind.rupture_marker,
+            rupture=RuptureType.confrontation,
+            evidence="",
+            confidence=confidence,
+            rationale="test",
+            source="test",
+        )
+
+    transcript = session.observer_transcript()
+    for confidence, tentative in ((TENTATIVE_BELOW - 0.1, True), (TENTATIVE_BELOW + 0.1, False)):
+        props = monitor_props(transcript, [flag(confidence)], CoachingLevel.learner, "fr")
+        assert props["turns"][0]["flags"][0]["tentative"] is tentative
+    assert props["ui"]["tentative"] == "peut-être"

@@ -1,0 +1,60 @@
+"""The alliance layer: what a reading of one turn means in the visit so far.
+
+A repair is a repair because of its context (the article, Tables II and III: metacommunication and
+the exploration of goals and tasks answer a rupture). The same reflection is an emotional repair
+after a withdrawal, and ordinary empathy in an ordinary exchange; a question about the patient's
+goals is a repair after a confrontation, and good history-taking otherwise. On real conversations
+written by others, reading every reflection or open question as a repair flagged most ordinary
+clinician turns (issue 13). So:
+
+- a clinician's repair attempt is reported when a rupture may be open: one of the last WINDOW turns
+  reads as a rupture marker with probability at least OPEN_FLOOR (a patient's turn: the detector's
+  reading below its threshold, since a rupture the monitor did not show still calls for repair; a
+  clinician's turn: a marker the monitor found); or when the clinician metacommunicates
+  in so many words (a misunderstanding named, the exchange itself talked about, goals or roles put
+  on the table), which is a repair move by itself;
+- anything else the detector read as a repair function is ordinary clinical skill, and the monitor
+  shows nothing for it, at any coaching level (the debrief's numbers count repairs the same way).
+
+Ruptures and the patient's own repairs are read as before. A missed repair is reported only after a
+rupture marker read with at least MISSED_FLOOR confidence: a weak reading of the patient's turn
+once made "Bonjour, merci pour votre question." a withdrawal, and the learner's next turn a miss.
+"""
+
+from __future__ import annotations
+
+from agent.domain.events import AllianceEvent
+from agent.domain.session import PublicTurn
+from agent.domain.taxonomy import EventKind, Speaker
+from agent.evaluator.cues import cue_counts
+
+WINDOW = 4  # turns back in which a rupture is still open
+OPEN_FLOOR = 0.5  # the least rupture probability of a turn that leaves a rupture open (chosen on the dev split)
+MISSED_FLOOR = 0.5  # the least confidence of the rupture marker a missed repair points back to
+# Cue groups that name the relationship or the work itself: metacommunication in so many words.
+EXPLICIT = ("clarifying", "reflective", "explore_perspectives")
+
+
+def rupture_open(history: list[float]) -> bool:
+    """Whether a rupture may be open, from the rupture probabilities of the previous turns (oldest first)."""
+    return any(p >= OPEN_FLOOR for p in history[-WINDOW:])
+
+
+def missed_rupture(previous: list[AllianceEvent]) -> AllianceEvent | None:
+    """The patient's rupture marker, read with confidence, that the clinician's next turn should answer."""
+    return next(
+        (e for e in previous if e.kind is EventKind.rupture_marker and e.confidence >= MISSED_FLOOR),
+        None,
+    )
+
+
+def explicit_metacommunication(text: str) -> bool:
+    counts = cue_counts(text)
+    return any(counts[group] for group in EXPLICIT)
+
+
+def in_context(events: list[AllianceEvent], turn: PublicTurn, rupture_may_be_open: bool) -> list[AllianceEvent]:
+    """The events of `turn` that mean something given what came before (see the module's docstring)."""
+    if turn.speaker is not Speaker.clinician or rupture_may_be_open or explicit_metacommunication(turn.text):
+        return events
+    return [e for e in events if e.kind is not EventKind.repair_attempt]
