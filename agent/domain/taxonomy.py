@@ -9,6 +9,7 @@ the 3RS (Eubanks, Muran & Safran) for the finer subtypes.
 
 from __future__ import annotations
 
+from agent.domain.acts import ACT_ARTICLE_LINKS, ACTS, ArticleLink, CommunicativeAct, act_label
 from agent.domain.labels import (
     ALLIANCE_MAX,
     ALLIANCE_MIN,
@@ -248,6 +249,8 @@ def glossary(lang: Lang) -> str:
 
 
 __all__ = [
+    "ACTS",
+    "ACT_ARTICLE_LINKS",
     "ALLIANCE_MAX",
     "ALLIANCE_MIN",
     "CLINICIAN_LABELS",
@@ -266,6 +269,8 @@ __all__ = [
     "SUBTYPES",
     "WITHDRAWAL_SUBTYPES",
     "AllianceComponent",
+    "ArticleLink",
+    "CommunicativeAct",
     "Emotion",
     "EventKind",
     "Label",
@@ -277,6 +282,7 @@ __all__ = [
     "RepairPrinciple",
     "RuptureType",
     "Speaker",
+    "act_label",
     "display",
     "glossary",
     "label_for",
