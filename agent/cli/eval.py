@@ -12,10 +12,20 @@ from agent.config import REPO_ROOT, Settings
 from agent.domain.session import Session
 from agent.domain.taxonomy import Lang, Move, Speaker
 from agent.eval.dataset import ContextTurn, LabelledItem
-from agent.eval.harness import final_line, load_datasets, score, solve, write_predictions, write_report
+from agent.eval.harness import (
+    Report,
+    final_line,
+    flag_rate,
+    flag_rate_line,
+    load_datasets,
+    score,
+    solve,
+    write_predictions,
+    write_report,
+)
 from agent.evaluator.detector import load_default_model
 from agent.evaluator.merge import build_evaluator
-from agent.i18n.catalog import cli_lang, number, t
+from agent.i18n.catalog import cli_lang, number, percent, t
 
 DATASETS_DIR = REPO_ROOT / "evals" / "datasets"
 THRESHOLDS = REPO_ROOT / "evals" / "thresholds.toml"
@@ -50,15 +60,22 @@ def items_from_transcripts(directory: Path, lang: Lang = "en") -> tuple[list[Lab
     return items, errors
 
 
-def check_gate(macro_f1: float, evaluator: str, path: Path = THRESHOLDS, lang: Lang = "en") -> str | None:
-    """None when the score meets the threshold for this evaluator, else the reason."""
-    thresholds = tomllib.loads(path.read_text(encoding="utf-8"))
-    minimum = thresholds.get("heldout", {}).get(evaluator, {}).get("macro_f1")
-    if minimum is None:
-        return t("cli.eval.no_threshold", lang, evaluator=repr(evaluator), path=path)
-    if macro_f1 < minimum:
-        score = number(macro_f1, lang, decimals=4, fixed=True)
+def check_gate(
+    report: Report, evaluator: str, path: Path = THRESHOLDS, lang: Lang = "en", gate_set: str = "heldout"
+) -> str | None:
+    """None when the report meets this evaluator's thresholds in `[gate_set.evaluator]`, else the reason.
+
+    `macro_f1` is a floor (our held-out split); `max_flag_rate` a ceiling (outside material whose turns are all
+    ordinary: every flag on it is a false one)."""
+    thresholds = tomllib.loads(path.read_text(encoding="utf-8")).get(gate_set, {}).get(evaluator, {})
+    minimum, maximum = thresholds.get("macro_f1"), thresholds.get("max_flag_rate")
+    if minimum is None and maximum is None:
+        return t("cli.eval.no_threshold", lang, evaluator=repr(evaluator), gate_set=gate_set, path=path)
+    if minimum is not None and report.macro_f1 < minimum:
+        score = number(report.macro_f1, lang, decimals=4, fixed=True)
         return t("cli.eval.below_threshold", lang, score=score, minimum=number(minimum, lang, decimals=6), path=path)
+    if maximum is not None and (rate := flag_rate(report)) > maximum:
+        return t("cli.eval.above_flag_rate", lang, rate=percent(rate, lang), maximum=percent(maximum, lang), path=path)
     return None
 
 
@@ -121,7 +138,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         write_report(report, Path(args.report))
     status = 0
     if args.gate:
-        failure = check_gate(report.macro_f1, args.evaluator, Path(args.gate), lang)
+        failure = check_gate(report, args.evaluator, Path(args.gate), lang, args.gate_set)
         if failure:
             print(t("cli.eval.gate_failed", lang, reason=failure), file=sys.stderr)
             status = 1
@@ -129,5 +146,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{label:>14}  P={s.precision:.3f} R={s.recall:.3f} F1={s.f1:.3f} n={s.support}")
     if report.unscored:
         print(t("cli.eval.unscored", lang, labels=report.unscored))
+    if "none" in report.confusion:
+        print(flag_rate_line(report))
     print(final_line(report))
     return status

@@ -250,5 +250,16 @@ def write_report(report: Report, directory: Path) -> None:
     (directory / "report.md").write_text(report.to_markdown(), encoding="utf-8")
 
 
+def flag_rate(report: Report) -> float:
+    """The share of items whose gold label is `none` that got a flag anyway (every one a false flag)."""
+    ordinary = report.confusion.get("none", {})
+    total = sum(ordinary.values())
+    return (total - ordinary.get("none", 0)) / total if total else 0.0
+
+
+def flag_rate_line(report: Report) -> str:
+    return f"flag_rate_on_none={flag_rate(report):.4f}"
+
+
 def final_line(report: Report) -> str:
     return f"macro_f1={report.macro_f1:.4f} n={report.n}"

@@ -23,6 +23,9 @@ once made "Bonjour, merci pour votre question." a withdrawal, and the learner's 
 
 from __future__ import annotations
 
+import re
+
+from agent.domain.acts import CommunicativeAct
 from agent.domain.events import AllianceEvent
 from agent.domain.session import PublicTurn
 from agent.domain.taxonomy import EventKind, Speaker
@@ -33,6 +36,17 @@ OPEN_FLOOR = 0.5  # the least rupture probability of a turn that leaves a ruptur
 MISSED_FLOOR = 0.5  # the least confidence of the rupture marker a missed repair points back to
 # Cue groups that name the relationship or the work itself: metacommunication in so many words.
 EXPLICIT = ("clarifying", "reflective", "explore_perspectives")
+# The clinician naming their own part in what just went wrong: "I came across as harsh", "j'ai été brusque".
+SELF_CRITIQUE = re.compile(
+    r"\b(came|come|coming) across as\b"
+    r"|\bi (was|have been|'ve been|am being|'m being) (a bit |too |rather |very )?"
+    r"(harsh|blunt|abrupt|pushy|short|dismissive|quick|rushed|insensitive)"
+    r"|\bi (pushed|rushed|cut you off|interrupted)"
+    r"|\bj'ai [ée]t[ée] (un peu |trop |assez )?(brusque|dur|sec|s[èe]che|direct|expéditi|maladroit)"
+    r"|\bje (suis all[ée]e? trop vite|vous ai coup[ée]|vous ai bouscul)",
+    re.IGNORECASE,
+)
+ACT_FLOOR = 0.5  # the act layer's reading of a sentence as metacommunication, to count as such
 
 
 def rupture_open(history: list[float]) -> bool:
@@ -48,13 +62,22 @@ def missed_rupture(previous: list[AllianceEvent]) -> AllianceEvent | None:
     )
 
 
-def explicit_metacommunication(text: str) -> bool:
+def explicit_metacommunication(text: str, acts: list[tuple[CommunicativeAct, float]] | None = None) -> bool:
+    """Metacommunication in so many words: a cue naming the relationship, the clinician's own part, or a
+    sentence the act layer reads as metacommunication (`acts`: each sentence's act and its probability)."""
     counts = cue_counts(text)
-    return any(counts[group] for group in EXPLICIT)
+    if any(counts[group] for group in EXPLICIT) or SELF_CRITIQUE.search(text):
+        return True
+    return any(act is CommunicativeAct.metacommunication and p >= ACT_FLOOR for act, p in acts or [])
 
 
-def in_context(events: list[AllianceEvent], turn: PublicTurn, rupture_may_be_open: bool) -> list[AllianceEvent]:
+def in_context(
+    events: list[AllianceEvent],
+    turn: PublicTurn,
+    rupture_may_be_open: bool,
+    acts: list[tuple[CommunicativeAct, float]] | None = None,
+) -> list[AllianceEvent]:
     """The events of `turn` that mean something given what came before (see the module's docstring)."""
-    if turn.speaker is not Speaker.clinician or rupture_may_be_open or explicit_metacommunication(turn.text):
+    if turn.speaker is not Speaker.clinician or rupture_may_be_open or explicit_metacommunication(turn.text, acts):
         return events
     return [e for e in events if e.kind is not EventKind.repair_attempt]

@@ -20,10 +20,12 @@ import logging
 from collections import OrderedDict
 
 from agent.config import Settings
+from agent.domain.acts import CommunicativeAct
 from agent.domain.events import AllianceEvent, validate_evidence
 from agent.domain.language import as_lang
 from agent.domain.session import PublicTurn
 from agent.domain.taxonomy import EventKind, Lang, Speaker
+from agent.evaluator.acts import shared_act_tagger
 from agent.evaluator.base import Evaluator
 from agent.evaluator.context import WINDOW, in_context, missed_rupture, rupture_open
 from agent.evaluator.detector import Detector
@@ -126,6 +128,11 @@ class AllianceEvaluator(Evaluator):
             self._ruptures.popitem(last=False)
         return value
 
+    @staticmethod
+    def _acts(turn: PublicTurn) -> list[tuple[CommunicativeAct, float]]:
+        """The communicative act of each sentence (the detector's embeddings are cached: little extra work)."""
+        return [(a.act, a.probability) for a in shared_act_tagger().tag(turn.text, turn.speaker)]
+
     async def evaluate(self, transcript: list[PublicTurn], lang: str) -> list[AllianceEvent]:
         if not transcript:
             return []
@@ -133,7 +140,12 @@ class AllianceEvaluator(Evaluator):
         last = transcript[-1]
         start = max(1, len(transcript) - WINDOW)
         history = [await self._rupture_probability(transcript[:end], language) for end in range(start, len(transcript))]
-        events = in_context(await self._events_for(transcript, language), last, rupture_open(history))
+        events = await self._events_for(transcript, language)
+        is_open = rupture_open(history)
+        acts = None
+        if last.speaker is Speaker.clinician and not is_open and self.detector is not None and events:
+            acts = await asyncio.to_thread(self._acts, last)
+        events = in_context(events, last, is_open, acts)
         if last.speaker is Speaker.clinician and len(transcript) > 1 and transcript[-2].speaker is Speaker.patient:
             rupture = missed_rupture(await self._events_for(transcript[:-1], language))
             repaired = any(e.kind is EventKind.repair_attempt for e in events)

@@ -51,7 +51,7 @@ class App:
 
 # A request timeout the stub's hang (HANG_S) always outlasts, and that a busy machine never reaches by
 # itself: on 2 cores shared with two CPU hogs, a 2 s timeout failed replies the stub had already sent.
-TIMEOUT_S, HANG_S = 8, 60
+TIMEOUT_S, HANG_S = 20, 120
 TURN_S = 180  # the longest a learner turn may take here: regenerations and retries under load included
 
 

@@ -12,7 +12,7 @@ from agent.cli.eval import THRESHOLDS, check_gate
 from agent.cli.main import main
 from agent.config import REPO_ROOT
 from agent.domain.taxonomy import Speaker
-from agent.eval.harness import load_datasets, predicted_label, score, solve
+from agent.eval.harness import Report, load_datasets, predicted_label, score, solve
 from agent.evaluator.detector import Detector, DetectorModel, Head, load_default_model
 from agent.evaluator.merge import AllianceEvaluator
 
@@ -117,26 +117,39 @@ def _broken_model() -> DetectorModel:
     return DetectorModel(heads, dict(good.thresholds), good.sentence_weight, dict(good.meta))
 
 
-async def _heldout_macro_f1(detector: Detector) -> float:
+async def _heldout_report(detector: Detector) -> Report:
     items, _ = load_datasets(HELDOUT)
     predictions = await solve(items, AllianceEvaluator(detector))
-    return score(predictions, ["heldout"], "detector", {}).macro_f1
+    return score(predictions, ["heldout"], "detector", {})
+
+
+def _report(macro_f1: float, flagged: int = 0, ordinary: int = 10) -> Report:
+    none = {"none": ordinary - flagged, "withdrawal": flagged}
+    return Report(["x"], "detector", ordinary, {}, {}, macro_f1, {}, {}, {"none": none}, 0.0, 0.0, 0, {})
 
 
 async def test_gate_fails_with_a_broken_detector_and_passes_with_the_shipped_one():
-    broken = await _heldout_macro_f1(Detector(_broken_model()))
+    broken = await _heldout_report(Detector(_broken_model()))
     failure = check_gate(broken, "detector", THRESHOLDS)
     assert failure is not None and "below the threshold" in failure
-    shipped = await _heldout_macro_f1(Detector())
+    shipped = await _heldout_report(Detector())
     assert check_gate(shipped, "detector", THRESHOLDS) is None
-    assert shipped > broken
+    assert shipped.macro_f1 > broken.macro_f1
 
 
 def test_gate_without_threshold_is_a_failure(tmp_path):
     thresholds = _write(tmp_path / "t.toml", ["[heldout.detector]", "macro_f1 = 0.5"])
-    assert check_gate(0.9, "judge", thresholds) is not None
-    assert check_gate(0.4, "detector", thresholds) is not None
-    assert check_gate(0.6, "detector", thresholds) is None
+    assert check_gate(_report(0.9), "judge", thresholds) is not None
+    assert check_gate(_report(0.4), "detector", thresholds) is not None
+    assert check_gate(_report(0.6), "detector", thresholds) is None
+    assert check_gate(_report(0.6), "detector", thresholds, gate_set="external") is not None
+
+
+def test_the_external_gate_is_a_ceiling_on_flags_over_ordinary_turns(tmp_path):
+    thresholds = _write(tmp_path / "t.toml", ["[external.detector]", "max_flag_rate = 0.3"])
+    assert check_gate(_report(0.0, flagged=3), "detector", thresholds, gate_set="external") is None
+    failure = check_gate(_report(0.0, flagged=4), "detector", thresholds, gate_set="external")
+    assert failure is not None and "40" in failure and "30" in failure
 
 
 def test_heldout_is_never_used_for_tuning():

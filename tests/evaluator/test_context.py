@@ -115,3 +115,25 @@ def test_a_clear_confrontation_still_calls_for_a_repair(evaluator: AllianceEvalu
     )
     events = asyncio.run(evaluator.evaluate(turns, "en"))
     assert [e.rupture for e in events if e.kind is EventKind.missed_repair] == [RuptureType.confrontation]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I think I came across as harsh just now. What worries you most about all this?",
+        "Je crois que j'ai été brusque. Qu'est-ce qui vous inquiète dans un retour rapide ?",
+        "I notice we keep going around in circles, and I wonder if I've been pushing too hard.",
+    ],
+)
+def test_the_clinician_naming_their_part_is_a_repair_move_even_with_no_rupture_read(text: str) -> None:
+    turn = PublicTurn(id=4, speaker=C, text=text)
+    assert in_context([_repair(4)], turn, rupture_may_be_open=False) == [_repair(4)]
+
+
+def test_the_act_layer_can_make_a_turn_metacommunication() -> None:
+    from agent.domain.acts import CommunicativeAct
+
+    plain = "Could we look at this differently?"
+    assert not explicit_metacommunication(plain)
+    assert explicit_metacommunication(plain, [(CommunicativeAct.metacommunication, 0.8)])
+    assert not explicit_metacommunication(plain, [(CommunicativeAct.metacommunication, 0.3)])

@@ -73,6 +73,8 @@ _BRANCH = re.compile(
 ALLOWED = {
     "agent/domain/labels.py": "the taxonomy's bilingual labels: the domain vocabulary, defined once",
     "agent/domain/taxonomy.py": "the taxonomy and its glossary's headings (prompt text for the model)",
+    "agent/domain/acts.py": "the communicative acts' bilingual labels, like labels.py: the domain vocabulary",
+    "agent/devtools/act_train.py": "splits its training figures by language (no string for people)",
     "agent/domain/language.py": "language detection and the code of a language",
     "agent/evaluator/judge.py": "the rationale's language named for the model (prompt text)",
     "agent/persona/skeleton.py": "picks the persona field docs (bilingual JSON Schema data of agent/persona/model.py)",
