@@ -16,7 +16,8 @@ clinician turns (issue 13). So:
 - anything else the detector read as a repair function is ordinary clinical skill, and the monitor
   shows nothing for it, at any coaching level (the debrief's numbers count repairs the same way).
 
-Ruptures and the patient's own repairs are read as before. A missed repair is reported only after a
+A rupture marker is not reported on a turn whose every sentence the act layer reads as ordinary talk
+(a patient's greeting or thanks; a clinician's plain information). A missed repair is reported only after a
 rupture marker read with at least MISSED_FLOOR confidence: a weak reading of the patient's turn
 once made "Bonjour, merci pour votre question." a withdrawal, and the learner's next turn a miss.
 """
@@ -46,7 +47,14 @@ SELF_CRITIQUE = re.compile(
     r"|\bje (suis all[ée]e? trop vite|vous ai coup[ée]|vous ai bouscul)",
     re.IGNORECASE,
 )
-ACT_FLOOR = 0.5  # the act layer's reading of a sentence as metacommunication, to count as such
+ACT_FLOOR = 0.5  # the act layer's reading of a sentence (as metacommunication, as ordinary talk), to count
+# Turns whose every sentence is one of these acts are no rupture marker: a greeting or a thanks from the
+# patient ("Bonjour, merci pour votre question." was once a withdrawal), test results or plain information
+# from the clinician ("Your blood tests came back normal" was once a confrontation).
+ORDINARY = {
+    Speaker.patient: {CommunicativeAct.social},
+    Speaker.clinician: {CommunicativeAct.social, CommunicativeAct.information},
+}
 
 
 def rupture_open(history: list[float]) -> bool:
@@ -77,7 +85,10 @@ def in_context(
     rupture_may_be_open: bool,
     acts: list[tuple[CommunicativeAct, float]] | None = None,
 ) -> list[AllianceEvent]:
-    """The events of `turn` that mean something given what came before (see the module's docstring)."""
+    """The events of `turn` that mean something given what came before (see the module's docstring), and
+    given what the turn does (`acts`: each sentence's communicative act and its probability)."""
+    if acts and all(act in ORDINARY[turn.speaker] and p >= ACT_FLOOR for act, p in acts):
+        events = [e for e in events if e.kind is not EventKind.rupture_marker]
     if turn.speaker is not Speaker.clinician or rupture_may_be_open or explicit_metacommunication(turn.text, acts):
         return events
     return [e for e in events if e.kind is not EventKind.repair_attempt]

@@ -143,7 +143,10 @@ class AllianceEvaluator(Evaluator):
         events = await self._events_for(transcript, language)
         is_open = rupture_open(history)
         acts = None
-        if last.speaker is Speaker.clinician and not is_open and self.detector is not None and events:
+        gated = any(e.kind is EventKind.rupture_marker for e in events) or (
+            last.speaker is Speaker.clinician and not is_open and bool(events)
+        )
+        if gated and self.detector is not None:
             acts = await asyncio.to_thread(self._acts, last)
         events = in_context(events, last, is_open, acts)
         if last.speaker is Speaker.clinician and len(transcript) > 1 and transcript[-2].speaker is Speaker.patient:

@@ -137,3 +137,31 @@ def test_the_act_layer_can_make_a_turn_metacommunication() -> None:
     assert not explicit_metacommunication(plain)
     assert explicit_metacommunication(plain, [(CommunicativeAct.metacommunication, 0.8)])
     assert not explicit_metacommunication(plain, [(CommunicativeAct.metacommunication, 0.3)])
+
+
+@pytest.mark.parametrize(
+    ("speaker", "lang", "text"),
+    [
+        (C, "en", "Your blood pressure today is 128 over 82."),
+        (C, "en", "Your blood tests came back normal, and the CT scan showed no bleeding."),
+        (C, "fr", "Je vais vous prescrire de l'acétaminophène, 500 mg toutes les six heures."),
+        (C, "fr", "Je vais examiner vos réflexes et votre équilibre, d'accord ?"),
+        (P, "fr", "Bonjour, merci pour votre question."),
+    ],
+)
+def test_the_issues_ordinary_turns_get_no_flag(
+    evaluator: AllianceEvaluator, speaker: Speaker, lang: str, text: str
+) -> None:
+    """Issue 13's examples: each once drew a flag (a confrontation, a repair, a withdrawal)."""
+    assert asyncio.run(evaluator.evaluate(_transcript((speaker, text)), lang)) == []
+
+
+def test_ordinary_talk_clears_a_rupture_reading_and_nothing_else() -> None:
+    from agent.domain.acts import CommunicativeAct
+
+    marker = _repair(0).model_copy(update={"kind": EventKind.rupture_marker, "rupture": RuptureType.withdrawal})
+    greeting = PublicTurn(id=0, speaker=P, text="Bonjour, merci pour votre question.")
+    assert in_context([marker], greeting, False, [(CommunicativeAct.social, 0.9)]) == []
+    assert in_context([marker], greeting, False, [(CommunicativeAct.social, 0.4)]) == [marker]  # unsure: kept
+    shrug = PublicTurn(id=0, speaker=P, text="Okay.")
+    assert in_context([marker], shrug, False, [(CommunicativeAct.minimal_reply, 0.98)]) == [marker]
