@@ -225,6 +225,12 @@ def corpus_units(path: Path) -> list[Unit]:
     return units
 
 
+def our_training_files() -> list[Path]:
+    """Our own detector training files. `outside_*.jsonl` there are copies of outside corpora made for the
+    detector (evals/DATA.md); the act layer reads those corpora directly, so it skips the copies."""
+    return [path for path in training_files() if not path.name.startswith("outside_")]
+
+
 def our_units(files: list[Path]) -> list[Unit]:
     units = []
     for path in files:
@@ -364,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.out.resolve() == ACT_MODEL_PATH.resolve():
             parser.error("the shipped weights must not depend on EPITOME: give --out elsewhere")
         corpora.append(CORPORA / "epitome.jsonl")
-    ours = training_files()
+    ours = our_training_files()
     units = [u for path in corpora for u in corpus_units(path)] + our_units(ours)
     mibot = corpus_units(CORPORA / "mibot.jsonl")
     mibot = sample(mibot, args.mibot_per_act) if args.mibot_per_act else mibot

@@ -7,9 +7,9 @@ import re
 import pytest
 
 from agent.config import REPO_ROOT
-from agent.devtools.act_train import SHIPPED_CORPORA, derive_acts, form_act
+from agent.devtools.act_train import SHIPPED_CORPORA, derive_acts, form_act, our_training_files
 from agent.devtools.corpora import ACTS as CONVERTER_ACTS
-from agent.devtools.detector_train import data_hash, training_files
+from agent.devtools.detector_train import data_hash
 from agent.domain.taxonomy import (
     ACT_ARTICLE_LINKS,
     ACTS,
@@ -137,7 +137,7 @@ def test_context_is_optional(tagger: ActTagger) -> None:
 
 def test_committed_weights_match_the_training_files() -> None:
     model = ActModel.load(ACT_MODEL_PATH)
-    expected = [REPO_ROOT / "evals" / "corpora" / name for name in SHIPPED_CORPORA] + training_files()
+    expected = [REPO_ROOT / "evals" / "corpora" / name for name in SHIPPED_CORPORA] + our_training_files()
     assert model.meta["train_files"] == [str(p.relative_to(REPO_ROOT)) for p in expected]
     assert model.meta["train_sha256"] == data_hash(expected), (
         "agent/evaluator/data/act_model.npz is stale: retrain with `make acts`"
