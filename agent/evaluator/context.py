@@ -57,6 +57,11 @@ ORDINARY = {
 }
 
 
+def ordinary_talk(speaker: Speaker, acts: list[tuple[CommunicativeAct, float]]) -> bool:
+    """Every sentence read, with confidence, as an act that is no rupture marker for this speaker."""
+    return bool(acts) and all(act in ORDINARY[speaker] and p >= ACT_FLOOR for act, p in acts)
+
+
 def rupture_open(history: list[float]) -> bool:
     """Whether a rupture may be open, from the rupture probabilities of the previous turns (oldest first)."""
     return any(p >= OPEN_FLOOR for p in history[-WINDOW:])
@@ -87,7 +92,7 @@ def in_context(
 ) -> list[AllianceEvent]:
     """The events of `turn` that mean something given what came before (see the module's docstring), and
     given what the turn does (`acts`: each sentence's communicative act and its probability)."""
-    if acts and all(act in ORDINARY[turn.speaker] and p >= ACT_FLOOR for act, p in acts):
+    if acts and ordinary_talk(turn.speaker, acts):
         events = [e for e in events if e.kind is not EventKind.rupture_marker]
     if turn.speaker is not Speaker.clinician or rupture_may_be_open or explicit_metacommunication(turn.text, acts):
         return events
