@@ -88,6 +88,11 @@ class Report:
     versions: dict[str, str]
     usage: dict[str, Any] = field(default_factory=dict)
     load_errors: list[str] = field(default_factory=list)
+    # Calibration of the flags shown: over 10 confidence bins, how far "70 % sure" is from "right 70 % of the
+    # time" (expected calibration error; 0 is perfect). Only turns that got a flag count.
+    flag_ece: float = 0.0
+    flags: int = 0
+    flag_rate_per_lang: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = self.__dict__.copy()
@@ -151,6 +156,38 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _flag_confidence(prediction: Prediction) -> float | None:
+    """The confidence of the flag that set the predicted label, or None when nothing was flagged."""
+    if prediction.label == "none":
+        return None
+    values = [
+        e.confidence
+        for e in prediction.events
+        if (e.function or e.rupture) and (e.function or e.rupture) == prediction.label
+    ]
+    return max(values) if values else None
+
+
+def expected_calibration_error(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
+    """ECE over (confidence, correct) pairs: the bins' |accuracy - mean confidence|, weighted by their size."""
+    if not pairs:
+        return 0.0
+    total = 0.0
+    for index in range(bins):
+        low, high = index / bins, (index + 1) / bins
+        members = [(c, ok) for c, ok in pairs if low <= c < high or (index == bins - 1 and c == 1.0)]
+        if members:
+            accuracy = sum(ok for _, ok in members) / len(members)
+            confidence = statistics.fmean(c for c, _ in members)
+            total += len(members) * abs(accuracy - confidence)
+    return round(total / len(pairs), 4)
+
+
+def _flag_rate(items: list[Prediction]) -> float:
+    ordinary = [p for p in items if p.item.gold_label == "none"]
+    return round(sum(p.label != "none" for p in ordinary) / len(ordinary), 4) if ordinary else 0.0
+
+
 def score(predictions: list[Prediction], datasets: list[str], evaluator: str, versions: dict[str, str]) -> Report:
     scored = [p for p in predictions if p.item.scorable()]
     unscored = Counter(p.item.gold_label for p in predictions if not p.item.scorable())
@@ -173,6 +210,7 @@ def score(predictions: list[Prediction], datasets: list[str], evaluator: str, ve
         for lang in langs
     }
     latencies = [p.latency_s * 1000 for p in predictions]
+    flagged = [(c, p.label == p.item.gold_label) for p in scored if (c := _flag_confidence(p)) is not None]
     return Report(
         datasets=datasets,
         evaluator=evaluator,
@@ -187,6 +225,9 @@ def score(predictions: list[Prediction], datasets: list[str], evaluator: str, ve
         latency_p95_ms=round(percentile(latencies, 0.95), 2),
         errors=sum(p.error is not None for p in predictions),
         versions=versions,
+        flag_ece=expected_calibration_error(flagged),
+        flags=len(flagged),
+        flag_rate_per_lang={lang: _flag_rate([p for p in scored if p.item.lang == lang]) for lang in langs},
     )
 
 
@@ -258,7 +299,8 @@ def flag_rate(report: Report) -> float:
 
 
 def flag_rate_line(report: Report) -> str:
-    return f"flag_rate_on_none={flag_rate(report):.4f}"
+    per_lang = " ".join(f"{lang}={rate:.4f}" for lang, rate in report.flag_rate_per_lang.items())
+    return f"flag_rate_on_none={flag_rate(report):.4f} ({per_lang}) flag_ece={report.flag_ece:.4f} flags={report.flags}"
 
 
 def final_line(report: Report) -> str:

@@ -158,3 +158,13 @@ def test_heldout_is_never_used_for_tuning():
     with pytest.raises(SystemExit):
         train_main(["--dev", str(HELDOUT[0]), "--out", "/dev/null"])
     assert all("heldout" not in name for name in load_default_model().meta.get("dev_files", []))
+
+
+def test_calibration_error_is_zero_when_confidence_matches_accuracy_and_grows_when_it_does_not():
+    from agent.eval.harness import expected_calibration_error
+
+    honest = [(0.75, True)] * 3 + [(0.75, False)]  # 75 % sure, right 3 times in 4
+    assert expected_calibration_error(honest) == 0.0
+    overconfident = [(0.95, True), (0.95, False)]
+    assert expected_calibration_error(overconfident) == pytest.approx(0.45)
+    assert expected_calibration_error([]) == 0.0
