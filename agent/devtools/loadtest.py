@@ -196,12 +196,25 @@ class Visitor:
         )
         await self.client.emit("connection_successful")
 
+    def _started(self) -> bool:
+        """Whether the chat start has run to its end: Chainlit closes the `on_chat_start` step it opened. An app
+        whose start opens no step (the echo baseline) counts as started once anything has arrived."""
+        opened = closed = False
+        for _, name, data in self.events:
+            if isinstance(data, dict) and data.get("name") == "on_chat_start":
+                opened = opened or name == "new_message"
+                closed = closed or name == "update_message"
+        return closed or (not opened and bool(self.events))
+
     async def wait_quiet(self, timeout_s: float = 60) -> None:
-        """Wait for the chat start (brief, monitor) to finish: no event for a short while."""
+        """Wait for the chat start (brief, monitor) to finish: its step closed, then no event for a short while.
+
+        Quiet alone was not enough: a start that paused (a model loading) looked finished, the first message
+        went out, and the start's own `task_end` was taken for the end of the turn."""
         deadline = time.perf_counter() + timeout_s
         while time.perf_counter() < deadline:
             last = self.events[-1][0] if self.events else 0.0
-            if self.events and time.perf_counter() - last > 0.3:
+            if self._started() and time.perf_counter() - last > 0.3:
                 return
             await asyncio.sleep(0.05)
 
