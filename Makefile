@@ -52,12 +52,14 @@ e2e-stress: venv browser
 	$(PY) -m agent.devtools.stress --runs 10 --hogs 2 --run-timeout 900
 
 # The eval gate: the detector, offline, on the held-out split (a floor on macro-F1) and on outside
-# material it never saw (a ceiling on false flags), against evals/thresholds.toml.
+# material it never saw and on plain clinical turns (ceilings on false flags), against evals/thresholds.toml.
 evalgate: venv
 	$(VENV)/bin/alliance eval --dataset evals/datasets/gold_fr_heldout.jsonl evals/datasets/gold_en_heldout.jsonl \
 		--evaluator detector --report reports/heldout --gate evals/thresholds.toml --quiet
 	$(VENV)/bin/alliance eval --dataset evals/datasets/external_mibot.jsonl \
 		--evaluator detector --report reports/external --gate evals/thresholds.toml --gate-set external --quiet
+	$(VENV)/bin/alliance eval --dataset evals/datasets/ordinary_en.jsonl evals/datasets/ordinary_fr.jsonl \
+		--evaluator detector --report reports/ordinary --gate evals/thresholds.toml --gate-set ordinary --quiet
 
 # Patients on the embedded model: probe pass rates and the leak suite (reports in reports/checks).
 # Time-boxed so CI stays within its budget; what was not run is reported as such.

@@ -60,7 +60,9 @@ def build_parser(lang: Lang | None = None) -> argparse.ArgumentParser:
     ev.add_argument("--predictions-out", metavar="FILE", help=h("cli.help.eval_predictions_out"))
     ev.add_argument("--report", metavar="DIR", help=h("cli.help.eval_report"))
     ev.add_argument("--gate", metavar="TOML", help=h("cli.help.eval_gate"))
-    ev.add_argument("--gate-set", choices=("heldout", "external"), default="heldout", help=h("cli.help.eval_gate_set"))
+    ev.add_argument(
+        "--gate-set", choices=("heldout", "external", "ordinary"), default="heldout", help=h("cli.help.eval_gate_set")
+    )
     ev.add_argument("--concurrency", type=at_least_one, default=4, help=h("cli.help.eval_concurrency"))
     ev.add_argument("--quiet", action="store_true", help=h("cli.help.eval_quiet"))
 
