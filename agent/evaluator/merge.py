@@ -138,10 +138,12 @@ class AllianceEvaluator(Evaluator):
             return []
         language = as_lang(lang)
         last = transcript[-1]
-        start = max(1, len(transcript) - WINDOW)
-        history = [await self._rupture_probability(transcript[:end], language) for end in range(start, len(transcript))]
         events = await self._events_for(transcript, language)
-        is_open = rupture_open(history)
+        is_open = False
+        if last.speaker is Speaker.clinician:  # only a clinician's repair depends on a rupture being open
+            start = max(1, len(transcript) - WINDOW)
+            ends = range(start, len(transcript))
+            is_open = rupture_open([await self._rupture_probability(transcript[:end], language) for end in ends])
         acts = None
         gated = any(e.kind is EventKind.rupture_marker for e in events) or (
             last.speaker is Speaker.clinician and not is_open and bool(events)
