@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: venv model run test lint typecheck unit e2e e2e-stress browser evalgate checks bench detector acts clean
+.PHONY: venv model run test lint typecheck unit e2e e2e-stress browser evalgate checks bench detector calibrate acts clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.installed: pyproject.toml
@@ -59,6 +59,7 @@ evalgate: venv
 	$(VENV)/bin/alliance eval --dataset evals/datasets/external_mibot.jsonl \
 		--evaluator detector --report reports/external --gate evals/thresholds.toml --gate-set external --quiet
 	$(VENV)/bin/alliance eval --dataset evals/datasets/ordinary_en.jsonl evals/datasets/ordinary_fr.jsonl \
+		evals/datasets/ordinary_b_en.jsonl evals/datasets/ordinary_b_fr.jsonl \
 		--evaluator detector --report reports/ordinary --gate evals/thresholds.toml --gate-set ordinary --quiet
 
 # Patients on the embedded model: probe pass rates and the leak suite (reports in reports/checks).
@@ -72,6 +73,11 @@ test: lint typecheck unit e2e evalgate checks
 # Retrain the detector on agent/evaluator/data/detector_train/ (tuned on the dev split, never on held-out).
 detector: venv
 	$(PY) -m agent.devtools.detector_train --dev evals/datasets/gold_fr_dev.jsonl evals/datasets/gold_en_dev.jsonl
+	$(MAKE) calibrate
+
+# The monitor's confidences and thresholds, fitted on the dev split (agent/evaluator/calibration.py).
+calibrate: venv
+	$(PY) -m agent.devtools.calibrate
 
 # Figures for BENCHMARKS.md: the detector, the harness, prompt size, the embedded model; then the app
 # against the bare Chainlit echo app (overhead, live timing, 200 sessions, a realistic mix, faults).

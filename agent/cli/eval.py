@@ -65,17 +65,26 @@ def check_gate(
 ) -> str | None:
     """None when the report meets this evaluator's thresholds in `[gate_set.evaluator]`, else the reason.
 
-    `macro_f1` is a floor (our held-out split); `max_flag_rate` a ceiling (outside material whose turns are all
-    ordinary: every flag on it is a false one)."""
+    `macro_f1` is a floor (our held-out split). The ceilings are for sets whose turns are all ordinary, where
+    every flag is a false one: `max_flag_rate` on the share whose predicted label is not `none`,
+    `max_finding_rate` on the share with any finding above the calibrated thresholds, `max_shown_rate` on the
+    share with anything shown at all (possibilities included)."""
     thresholds = tomllib.loads(path.read_text(encoding="utf-8")).get(gate_set, {}).get(evaluator, {})
-    minimum, maximum = thresholds.get("macro_f1"), thresholds.get("max_flag_rate")
-    if minimum is None and maximum is None:
+    minimum = thresholds.get("macro_f1")
+    ceilings = {
+        "max_flag_rate": flag_rate(report),
+        "max_finding_rate": report.finding_rate.get("all", 0.0),
+        "max_shown_rate": report.shown_rate.get("all", 0.0),
+    }
+    if minimum is None and not ceilings.keys() & thresholds.keys():
         return t("cli.eval.no_threshold", lang, evaluator=repr(evaluator), gate_set=gate_set, path=path)
     if minimum is not None and report.macro_f1 < minimum:
         score = number(report.macro_f1, lang, decimals=4, fixed=True)
         return t("cli.eval.below_threshold", lang, score=score, minimum=number(minimum, lang, decimals=6), path=path)
-    if maximum is not None and (rate := flag_rate(report)) > maximum:
-        return t("cli.eval.above_flag_rate", lang, rate=percent(rate, lang), maximum=percent(maximum, lang), path=path)
+    for key, rate in ceilings.items():
+        if key in thresholds and rate > thresholds[key]:
+            maximum = percent(thresholds[key], lang)
+            return t("cli.eval.above_flag_rate", lang, rate=percent(rate, lang), maximum=maximum, path=path, what=key)
     return None
 
 

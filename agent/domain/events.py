@@ -23,6 +23,9 @@ class AllianceEvent(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
     rationale: str = Field("", description="One line, in the session's language.")
     source: str = Field("detector", description="detector | judge | rule")
+    tentative: bool = Field(
+        False, description="Below the threshold chosen on dev for precision: shown muted, as a possibility."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AllianceEvent:

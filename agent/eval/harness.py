@@ -93,6 +93,13 @@ class Report:
     flag_ece: float = 0.0
     flags: int = 0
     flag_rate_per_lang: dict[str, float] = field(default_factory=dict)
+    # On the items whose gold is `none`, the share with any event the learner can see at the coach level (any kind,
+    # either party, missed repairs too): `shown`, possibilities included; `findings`, those above the calibrated
+    # thresholds only (`agent.evaluator.calibration`). Overall and per language.
+    shown_rate: dict[str, float] = field(default_factory=dict)
+    finding_rate: dict[str, float] = field(default_factory=dict)
+    # Macro-F1 when the possibilities are left out (what the learner sees as findings).
+    findings_macro_f1: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         data = self.__dict__.copy()
@@ -109,6 +116,9 @@ class Report:
             f"- **macro-F1: {self.macro_f1:.3f}**",
             f"- macro-F1 by speaker: {', '.join(f'{k} {v:.3f}' for k, v in self.per_speaker_macro_f1.items())}",
             f"- macro-F1 by language: {', '.join(f'{k} {v:.3f}' for k, v in self.per_lang_macro_f1.items())}",
+            f"- macro-F1, findings only (possibilities left out): {self.findings_macro_f1:.3f}",
+            f"- calibration of the flags (ECE, 10 bins): {self.flag_ece:.3f} over {self.flags} flags",
+            f"- gold-`none` items with a finding: {self.finding_rate or '-'}; with anything shown: {self.shown_rate or '-'}",
             f"- latency per item: p50 {self.latency_p50_ms:.1f} ms, p95 {self.latency_p95_ms:.1f} ms; errors: {self.errors}",
             f"- versions: {', '.join(f'{k}={v}' for k, v in self.versions.items())}",
         ]
@@ -183,6 +193,20 @@ def expected_calibration_error(pairs: list[tuple[float, bool]], bins: int = 10) 
     return round(total / len(pairs), 4)
 
 
+def _event_rates(items: list[Prediction], findings_only: bool) -> dict[str, float]:
+    """The share of gold-`none` items with any event (findings only: no tentative one), overall and per language."""
+    ordinary = [p for p in items if p.item.gold_label == "none"]
+
+    def rate(group: list[Prediction]) -> float:
+        hit = sum(any(not (findings_only and e.tentative) for e in p.events) for p in group)
+        return round(hit / len(group), 4) if group else 0.0
+
+    rates = {"all": rate(ordinary)}
+    for lang in sorted({p.item.lang for p in ordinary if p.item.lang}):
+        rates[lang] = rate([p for p in ordinary if p.item.lang == lang])
+    return rates if ordinary else {}
+
+
 def _flag_rate(items: list[Prediction]) -> float:
     ordinary = [p for p in items if p.item.gold_label == "none"]
     return round(sum(p.label != "none" for p in ordinary) / len(ordinary), 4) if ordinary else 0.0
@@ -228,6 +252,11 @@ def score(predictions: list[Prediction], datasets: list[str], evaluator: str, ve
         flag_ece=expected_calibration_error(flagged),
         flags=len(flagged),
         flag_rate_per_lang={lang: _flag_rate([p for p in scored if p.item.lang == lang]) for lang in langs},
+        shown_rate=_event_rates(scored, findings_only=False),
+        finding_rate=_event_rates(scored, findings_only=True),
+        findings_macro_f1=_macro(
+            gold, [predicted_label(p.item.speaker, [e for e in p.events if not e.tentative]) for p in scored]
+        ),
     )
 
 
@@ -298,9 +327,17 @@ def flag_rate(report: Report) -> float:
     return (total - ordinary.get("none", 0)) / total if total else 0.0
 
 
+def _rates(rates: dict[str, float]) -> str:
+    per_lang = " ".join(f"{lang}={rate:.4f}" for lang, rate in rates.items() if lang != "all")
+    return f"{rates.get('all', 0.0):.4f} ({per_lang})"
+
+
 def flag_rate_line(report: Report) -> str:
     per_lang = " ".join(f"{lang}={rate:.4f}" for lang, rate in report.flag_rate_per_lang.items())
-    return f"flag_rate_on_none={flag_rate(report):.4f} ({per_lang}) flag_ece={report.flag_ece:.4f} flags={report.flags}"
+    return (
+        f"flag_rate_on_none={flag_rate(report):.4f} ({per_lang}) flag_ece={report.flag_ece:.4f} flags={report.flags}"
+        f" findings_on_none={_rates(report.finding_rate)} shown_on_none={_rates(report.shown_rate)}"
+    )
 
 
 def final_line(report: Report) -> str:

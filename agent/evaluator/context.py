@@ -17,7 +17,14 @@ clinician turns (issue 13). So:
   shows nothing for it, at any coaching level (the debrief's numbers count repairs the same way).
 
 A rupture marker is not reported on a turn whose every sentence the act layer reads as ordinary talk
-(a patient's greeting or thanks; a clinician's plain information). A missed repair is reported only after a
+(a patient's greeting or thanks; a clinician's plain information). Two readings of withdrawal are
+also context-bound:
+
+- a patient's answer to a clinician's closed question is no withdrawal when every sentence of it gives
+  what was asked (facts, agreement): the "minimal response" marker of withdrawal is a minimal answer to
+  an invitation to say more, and "Since Thursday." answers "Since when?" in full;
+- a clinician's turn made only of open questions, reflections and summaries turns toward the patient,
+  which is the opposite of withdrawing ("That sounds tiring." was once read as the learner's withdrawal). A missed repair is reported only after a
 rupture marker read with at least MISSED_FLOOR confidence: a weak reading of the patient's turn
 once made "Bonjour, merci pour votre question." a withdrawal, and the learner's next turn a miss.
 """
@@ -29,7 +36,7 @@ import re
 from agent.domain.acts import CommunicativeAct
 from agent.domain.events import AllianceEvent
 from agent.domain.session import PublicTurn
-from agent.domain.taxonomy import EventKind, Speaker
+from agent.domain.taxonomy import EventKind, RuptureType, Speaker
 from agent.evaluator.cues import cue_counts
 
 WINDOW = 4  # turns back in which a rupture is still open
@@ -55,6 +62,36 @@ ORDINARY = {
     Speaker.patient: {CommunicativeAct.social},
     Speaker.clinician: {CommunicativeAct.social, CommunicativeAct.information},
 }
+
+
+# A patient's sentence that gives what a closed question asked for.
+ANSWERING = {CommunicativeAct.self_disclosure, CommunicativeAct.information, CommunicativeAct.agreement}
+# A clinician's sentence that turns toward the patient: it asks for or gives back the patient's own words.
+TURNING_TOWARD = {
+    CommunicativeAct.open_question,
+    CommunicativeAct.simple_reflection,
+    CommunicativeAct.complex_reflection,
+    CommunicativeAct.summary_check,
+}
+
+Acts = list[tuple[CommunicativeAct, float]]
+
+
+def answers_closed_question(acts: Acts, prev_acts: Acts) -> bool:
+    """A patient's turn that answers the closed question ending the clinician's previous turn."""
+    asked = bool(prev_acts) and prev_acts[-1][0] is CommunicativeAct.closed_question
+    return asked and bool(acts) and all(act in ANSWERING for act, _ in acts)
+
+
+def turning_toward(acts: Acts) -> bool:
+    """A clinician's turn made only of open questions, reflections and summaries."""
+    return bool(acts) and all(act in TURNING_TOWARD for act, _ in acts)
+
+
+def _not_withdrawal(turn: PublicTurn, acts: Acts, prev_acts: Acts) -> bool:
+    if turn.speaker is Speaker.patient:
+        return answers_closed_question(acts, prev_acts)
+    return turning_toward(acts)
 
 
 def ordinary_talk(speaker: Speaker, acts: list[tuple[CommunicativeAct, float]]) -> bool:
@@ -88,12 +125,18 @@ def in_context(
     events: list[AllianceEvent],
     turn: PublicTurn,
     rupture_may_be_open: bool,
-    acts: list[tuple[CommunicativeAct, float]] | None = None,
+    acts: Acts | None = None,
+    prev_acts: Acts | None = None,
 ) -> list[AllianceEvent]:
     """The events of `turn` that mean something given what came before (see the module's docstring), and
-    given what the turn does (`acts`: each sentence's communicative act and its probability)."""
+    given what the turn does (`acts`: each sentence's communicative act and its probability; `prev_acts`:
+    the same for the previous turn, when the other party spoke it)."""
     if acts and ordinary_talk(turn.speaker, acts):
         events = [e for e in events if e.kind is not EventKind.rupture_marker]
+    if acts and _not_withdrawal(turn, acts, prev_acts or []):
+        events = [
+            e for e in events if e.rupture is not RuptureType.withdrawal or e.kind is not EventKind.rupture_marker
+        ]
     if turn.speaker is not Speaker.clinician or rupture_may_be_open or explicit_metacommunication(turn.text, acts):
         return events
     return [e for e in events if e.kind is not EventKind.repair_attempt]

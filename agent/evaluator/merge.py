@@ -24,9 +24,10 @@ from agent.domain.acts import CommunicativeAct
 from agent.domain.events import AllianceEvent, validate_evidence
 from agent.domain.language import as_lang
 from agent.domain.session import PublicTurn
-from agent.domain.taxonomy import EventKind, Lang, Speaker
+from agent.domain.taxonomy import EventKind, Lang, RuptureType, Speaker
 from agent.evaluator.acts import shared_act_tagger
 from agent.evaluator.base import Evaluator
+from agent.evaluator.calibration import Calibration, default_calibration
 from agent.evaluator.context import WINDOW, in_context, missed_rupture, rupture_open
 from agent.evaluator.detector import Detector
 from agent.evaluator.judge import Judge
@@ -62,11 +63,14 @@ def merge(detector: list[AllianceEvent], judge: list[AllianceEvent]) -> list[All
 
 
 class AllianceEvaluator(Evaluator):
-    def __init__(self, detector: Detector | None = None, judge: Judge | None = None):
+    def __init__(
+        self, detector: Detector | None = None, judge: Judge | None = None, calibration: Calibration | None = None
+    ):
         if detector is None and judge is None:
             raise ValueError("an evaluator needs a detector, a judge or both")
         self.detector = detector
         self.judge = judge
+        self.calibration = calibration or default_calibration()
         self._memo: OrderedDict[tuple[int, str], list[AllianceEvent]] = OrderedDict()
         self._ruptures: OrderedDict[tuple[int, str, str], float] = OrderedDict()
 
@@ -100,7 +104,7 @@ class AllianceEvaluator(Evaluator):
         detected, judged = await asyncio.gather(self._detect(transcript, lang), self._judge(transcript, lang))
         events = detected if judged is None else merge(detected, judged)
         last = transcript[-1]
-        kept = [v for e in events if (v := validate_evidence(e, last.text)) is not None]
+        kept = [self.calibration.apply(v) for e in events if (v := validate_evidence(e, last.text)) is not None]
         self._remember(last, kept)
         return kept
 
@@ -144,15 +148,19 @@ class AllianceEvaluator(Evaluator):
             start = max(1, len(transcript) - WINDOW)
             ends = range(start, len(transcript))
             is_open = rupture_open([await self._rupture_probability(transcript[:end], language) for end in ends])
-        acts = None
+        acts = prev_acts = None
         gated = any(e.kind is EventKind.rupture_marker for e in events) or (
             last.speaker is Speaker.clinician and not is_open and bool(events)
         )
         if gated and self.detector is not None:
             acts = await asyncio.to_thread(self._acts, last)
-        events = in_context(events, last, is_open, acts)
+            withdrawal = any(e.rupture is RuptureType.withdrawal for e in events)
+            if withdrawal and len(transcript) > 1 and transcript[-2].speaker is not last.speaker:
+                prev_acts = await asyncio.to_thread(self._acts, transcript[-2])
+        events = in_context(events, last, is_open, acts, prev_acts)
         if last.speaker is Speaker.clinician and len(transcript) > 1 and transcript[-2].speaker is Speaker.patient:
-            rupture = missed_rupture(await self._events_for(transcript[:-1], language))
+            # The patient's turn read in its own context (a plain answer to a closed question is no withdrawal).
+            rupture = missed_rupture(await self.evaluate(transcript[:-1], language))
             repaired = any(e.kind is EventKind.repair_attempt for e in events)
             if rupture is not None and not repaired:
                 events = [*events, missed_repair(last, rupture, language)]
@@ -173,6 +181,7 @@ def missed_repair(turn: PublicTurn, rupture: AllianceEvent, lang: Lang) -> Allia
         confidence=rupture.confidence,
         rationale=rationale,
         source="rule",
+        tentative=rupture.tentative,
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from agent.domain.events import AllianceEvent
 from agent.domain.session import PublicTurn
 from agent.domain.taxonomy import EVENT_KINDS, EventKind, Lang, Speaker, display
-from agent.i18n.catalog import messages, percent, t
+from agent.i18n.catalog import messages, t
 
 
 class CoachingLevel(StrEnum):
@@ -25,8 +25,18 @@ def level_name(level: CoachingLevel, lang: Lang) -> str:
     return t(f"level.{level.value}", lang)
 
 
-# Below this confidence a flag is shown as a possibility, not a finding: wrong feedback teaches the wrong thing.
-TENTATIVE_BELOW = 0.6
+# Confidence is shown as words, never as a percentage. A flag the evaluator marked tentative (below the threshold
+# chosen on dev for precision, `agent.evaluator.calibration`) is shown muted, as a possibility; a finding is worded
+# from its calibrated confidence: the probability, measured on dev, that a flag like it is right.
+CONFIDENCE_WORDS = ((0.8, "likely"), (0.93, "very_likely"), (1.01, "near_certain"))
+
+
+def confidence_words(event: AllianceEvent, lang: Lang) -> str:
+    if event.tentative:
+        return t("monitor.confidence_possible", lang)
+    word = next(word for below, word in CONFIDENCE_WORDS if event.confidence < below)
+    return t(f"monitor.confidence_{word}", lang)
+
 
 TREND_WEIGHT = {EventKind.repair_attempt: 1.0, EventKind.rupture_marker: -1.0, EventKind.missed_repair: -0.5}
 
@@ -59,11 +69,11 @@ def _flag(event: AllianceEvent, lang: Lang) -> dict[str, Any]:
         "subtype": display(event.subtype, lang) if event.subtype else None,
         "evidence": event.evidence,
         "confidence": round(event.confidence, 2),
-        "confidenceText": percent(event.confidence, lang),  # 80% / 80 % (the panel may show it as is)
+        "confidenceText": confidence_words(event, lang),
         "rationale": event.rationale,
         "tone": tone,
         "source": event.source,
-        "tentative": event.confidence < TENTATIVE_BELOW,
+        "tentative": event.tentative,
     }
 
 

@@ -92,7 +92,7 @@ export default function AllianceMonitor() {
               </div>
               <div className="text-sm font-medium">
                 {f.labelName}{f.subtype ? ` · ${f.subtype}` : ""}
-                <span className="ml-2 text-xs opacity-60">{ui.confidence} {f.confidenceText}</span>
+                <span className="ml-2 text-xs opacity-60" data-confidence={f.confidenceText}>{f.confidenceText}</span>
               </div>
               {f.rationale && <div className="text-xs mt-1 opacity-80">{f.rationale}</div>}
             </div>

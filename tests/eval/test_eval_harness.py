@@ -11,8 +11,9 @@ import pytest
 from agent.cli.eval import THRESHOLDS, check_gate
 from agent.cli.main import main
 from agent.config import REPO_ROOT
-from agent.domain.taxonomy import Speaker
-from agent.eval.harness import Report, load_datasets, predicted_label, score, solve
+from agent.domain.events import AllianceEvent
+from agent.domain.taxonomy import EventKind, RuptureType, Speaker
+from agent.eval.harness import Report, flag_rate_line, load_datasets, predicted_label, score, solve
 from agent.evaluator.detector import Detector, DetectorModel, Head, load_default_model
 from agent.evaluator.merge import AllianceEvaluator
 
@@ -168,3 +169,47 @@ def test_calibration_error_is_zero_when_confidence_matches_accuracy_and_grows_wh
     overconfident = [(0.95, True), (0.95, False)]
     assert expected_calibration_error(overconfident) == pytest.approx(0.45)
     assert expected_calibration_error([]) == 0.0
+
+
+def test_the_ordinary_gate_has_ceilings_on_findings_and_on_anything_shown(tmp_path):
+    """Issue 13, item 5: every event the learner could see counts on ordinary turns, possibilities apart."""
+    thresholds = _write(tmp_path / "t.toml", ["[ordinary.detector]", "max_finding_rate = 0.05", "max_shown_rate = 0.2"])
+    report = _report(0.0)
+    report.finding_rate, report.shown_rate = {"all": 0.04}, {"all": 0.15}
+    assert check_gate(report, "detector", thresholds, gate_set="ordinary") is None
+    report.finding_rate = {"all": 0.06}
+    failure = check_gate(report, "detector", thresholds, gate_set="ordinary")
+    assert failure is not None and "max_finding_rate" in failure
+    report.finding_rate, report.shown_rate = {"all": 0.04}, {"all": 0.25}
+    failure = check_gate(report, "detector", thresholds, gate_set="ordinary")
+    assert failure is not None and "max_shown_rate" in failure
+
+
+def test_findings_and_possibilities_are_counted_apart_on_ordinary_turns():
+    from agent.eval.dataset import LabelledItem
+    from agent.eval.harness import Prediction
+
+    def item(i: int, lang: str) -> LabelledItem:
+        return LabelledItem(id=str(i), context=[], speaker=Speaker.clinician, text="x", gold_label="none", lang=lang)
+
+    def missed(tentative: bool) -> AllianceEvent:
+        return AllianceEvent(
+            turn=0,
+            speaker=Speaker.clinician,
+            kind=EventKind.missed_repair,
+            rupture=RuptureType.withdrawal,
+            evidence="",
+            confidence=0.7,
+            tentative=tentative,
+        )
+
+    predictions = [
+        Prediction(item(0, "en"), "none", [missed(False)], 0.0),  # a finding, though the label stays none
+        Prediction(item(1, "en"), "none", [missed(True)], 0.0),  # a possibility only
+        Prediction(item(2, "fr"), "none", [], 0.0),
+        Prediction(item(3, "fr"), "none", [], 0.0),
+    ]
+    report = score(predictions, ["x"], "detector", {})
+    assert report.finding_rate == {"all": 0.25, "en": 0.5, "fr": 0.0}
+    assert report.shown_rate == {"all": 0.5, "en": 1.0, "fr": 0.0}
+    assert "findings_on_none=0.2500" in flag_rate_line(report)

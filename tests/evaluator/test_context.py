@@ -165,3 +165,40 @@ def test_ordinary_talk_clears_a_rupture_reading_and_nothing_else() -> None:
     assert in_context([marker], greeting, False, [(CommunicativeAct.social, 0.4)]) == [marker]  # unsure: kept
     shrug = PublicTurn(id=0, speaker=P, text="Okay.")
     assert in_context([marker], shrug, False, [(CommunicativeAct.minimal_reply, 0.98)]) == [marker]
+
+
+def test_a_plain_answer_to_a_closed_question_is_no_withdrawal_and_a_minimal_one_still_is() -> None:
+    from agent.domain.acts import CommunicativeAct as A
+
+    marker = _repair(1).model_copy(
+        update={"speaker": P, "kind": EventKind.rupture_marker, "rupture": RuptureType.withdrawal}
+    )
+    answer = PublicTurn(id=1, speaker=P, text="Since Thursday evening.")
+    asked = [(A.closed_question, 0.9)]
+    assert in_context([marker], answer, False, [(A.self_disclosure, 0.8)], asked) == []
+    assert in_context([marker], answer, False, [(A.self_disclosure, 0.8)], [(A.open_question, 0.9)]) == [marker]
+    assert in_context([marker], answer, False, [(A.minimal_reply, 0.9)], asked) == [marker]  # "Fine." to a question
+    confrontation = marker.model_copy(update={"rupture": RuptureType.confrontation})
+    assert in_context([confrontation], answer, False, [(A.self_disclosure, 0.8)], asked) == [confrontation]
+
+
+def test_a_clinician_turning_toward_the_patient_is_not_withdrawing() -> None:
+    from agent.domain.acts import CommunicativeAct as A
+
+    marker = _repair(1).model_copy(update={"kind": EventKind.rupture_marker, "rupture": RuptureType.withdrawal})
+    turn = PublicTurn(id=1, speaker=C, text="That sounds tiring.")
+    assert in_context([marker], turn, False, [(A.simple_reflection, 0.7)]) == []
+    assert in_context([marker], turn, False, [(A.minimal_reply, 0.7), (A.open_question, 0.9)]) == [marker]
+
+
+def test_ordinary_answers_and_reflections_raise_nothing_end_to_end(evaluator: AllianceEvaluator) -> None:
+    """Turns from a run of the ordinary set that once drew a withdrawal (patient) or a missed repair."""
+    assert not _kinds(evaluator, "en", (C, "Have you ever had a reaction to penicillin?"), (P, "No, never had one."))
+    assert not _kinds(evaluator, "fr", (C, "Depuis quand il a de la fièvre?"), (P, "Depuis jeudi soir."))
+    assert EventKind.missed_repair not in _kinds(
+        evaluator,
+        "en",
+        (C, "Have you ever had a reaction to penicillin?"),
+        (P, "No, never had one."),
+        (C, "Good. I'll prescribe amoxicillin, then."),
+    )

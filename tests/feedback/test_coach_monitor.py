@@ -239,12 +239,11 @@ def test_hint_index_cycles_through_the_options() -> None:
     assert hint_for(events, "en", 0) != hint_for(events, "en", 1)
 
 
-def test_a_flag_read_with_little_confidence_is_shown_as_a_possibility(session: Session) -> None:
+def test_a_flag_read_with_little_confidence_is_shown_as_a_possibility_and_confidence_as_words(session: Session) -> None:
     from agent.domain.events import AllianceEvent
     from agent.domain.taxonomy import EventKind, RuptureType, Speaker
-    from agent.feedback.monitor import TENTATIVE_BELOW
 
-    def flag(confidence: float) -> AllianceEvent:
+    def flag(confidence: float, tentative: bool) -> AllianceEvent:
         return AllianceEvent(
             turn=0,
             speaker=Speaker.clinician,
@@ -254,10 +253,20 @@ def test_a_flag_read_with_little_confidence_is_shown_as_a_possibility(session: S
             confidence=confidence,
             rationale="test",
             source="test",
+            tentative=tentative,
         )
 
     transcript = session.observer_transcript()
-    for confidence, tentative in ((TENTATIVE_BELOW - 0.1, True), (TENTATIVE_BELOW + 0.1, False)):
-        props = monitor_props(transcript, [flag(confidence)], CoachingLevel.learner, "fr")
-        assert props["turns"][0]["flags"][0]["tentative"] is tentative
+    expected = (
+        (0.55, True, "incertaine"),
+        (0.7, False, "probable"),
+        (0.9, False, "très probable"),
+        (0.97, False, "quasi certaine"),
+    )
+    for confidence, tentative, words in expected:
+        props = monitor_props(transcript, [flag(confidence, tentative)], CoachingLevel.learner, "fr")
+        shown = props["turns"][0]["flags"][0]
+        assert shown["tentative"] is tentative
+        assert shown["confidenceText"] == words
+        assert "%" not in shown["confidenceText"]
     assert props["ui"]["tentative"] == "peut-être"
