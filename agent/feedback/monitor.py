@@ -28,14 +28,17 @@ def level_name(level: CoachingLevel, lang: Lang) -> str:
 # Confidence is shown as words, never as a percentage. A flag the evaluator marked tentative (below the threshold
 # chosen on dev for precision, `agent.evaluator.calibration`) is shown muted, as a possibility; a finding is worded
 # from its calibrated confidence: the probability, measured on dev, that a flag like it is right.
-CONFIDENCE_WORDS = ((0.8, "likely"), (0.93, "very_likely"), (1.01, "near_certain"))
+CONFIDENCE_WORDS = (
+    (0.8, "monitor.confidence_likely"),
+    (0.93, "monitor.confidence_very_likely"),
+    (1.01, "monitor.confidence_near_certain"),
+)
 
 
 def confidence_words(event: AllianceEvent, lang: Lang) -> str:
     if event.tentative:
         return t("monitor.confidence_possible", lang)
-    word = next(word for below, word in CONFIDENCE_WORDS if event.confidence < below)
-    return t(f"monitor.confidence_{word}", lang)
+    return t(next(key for below, key in CONFIDENCE_WORDS if event.confidence < below), lang)
 
 
 TREND_WEIGHT = {EventKind.repair_attempt: 1.0, EventKind.rupture_marker: -1.0, EventKind.missed_repair: -0.5}
