@@ -23,6 +23,8 @@ also context-bound:
 - a patient's answer to a clinician's closed question is no withdrawal when every sentence of it gives
   what was asked (facts, agreement): the "minimal response" marker of withdrawal is a minimal answer to
   an invitation to say more, and "Since Thursday." answers "Since when?" in full;
+- a patient's turn made only of questions to the clinician seeks the exchange, the opposite of
+  withdrawing ("Alors, c'est cassé ?"); a question can still be a confrontation;
 - a clinician's turn made only of open questions, reflections and summaries turns toward the patient,
   which is the opposite of withdrawing ("That sounds tiring." was once read as the learner's withdrawal). A missed repair is reported only after a
 rupture marker read with at least MISSED_FLOOR confidence: a weak reading of the patient's turn
@@ -88,9 +90,12 @@ def turning_toward(acts: Acts) -> bool:
     return bool(acts) and all(act in TURNING_TOWARD for act, _ in acts)
 
 
+QUESTIONS = {CommunicativeAct.open_question, CommunicativeAct.closed_question}
+
+
 def _not_withdrawal(turn: PublicTurn, acts: Acts, prev_acts: Acts) -> bool:
     if turn.speaker is Speaker.patient:
-        return answers_closed_question(acts, prev_acts)
+        return answers_closed_question(acts, prev_acts) or all(act in QUESTIONS for act, _ in acts)
     return turning_toward(acts)
 
 

@@ -202,3 +202,17 @@ def test_ordinary_answers_and_reflections_raise_nothing_end_to_end(evaluator: Al
         (P, "No, never had one."),
         (C, "Good. I'll prescribe amoxicillin, then."),
     )
+
+
+def test_a_patient_asking_questions_seeks_the_exchange_and_is_not_withdrawing() -> None:
+    from agent.domain.acts import CommunicativeAct as A
+
+    marker = _repair(1).model_copy(
+        update={"speaker": P, "kind": EventKind.rupture_marker, "rupture": RuptureType.withdrawal}
+    )
+    question = PublicTurn(id=1, speaker=P, text="Alors, c'est cassé ?")
+    assert in_context([marker], question, False, [(A.closed_question, 0.9)]) == []
+    leaving = PublicTurn(id=1, speaker=P, text="D'accord. Je peux y aller ?")
+    assert in_context([marker], leaving, False, [(A.minimal_reply, 0.9), (A.closed_question, 0.9)]) == [marker]
+    challenge = marker.model_copy(update={"rupture": RuptureType.confrontation})
+    assert in_context([challenge], question, False, [(A.closed_question, 0.9)]) == [challenge]
