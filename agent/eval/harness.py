@@ -100,6 +100,7 @@ class Report:
     finding_rate: dict[str, float] = field(default_factory=dict)
     # Macro-F1 when the possibilities are left out (what the learner sees as findings).
     findings_macro_f1: float = 0.0
+    reliability: list[dict[str, float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = self.__dict__.copy()
@@ -127,6 +128,17 @@ class Report:
         lines += ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         for label, score in self.per_label.items():
             lines.append(f"| {label} | {score.precision:.3f} | {score.recall:.3f} | {score.f1:.3f} | {score.support} |")
+        if self.reliability:
+            lines += [
+                "",
+                "Reliability of the flags (a calibrated monitor has accuracy close to confidence in every bin)",
+                "",
+                "| confidence bin | flags | mean confidence | right |",
+                "|---|---|---|---|",
+            ]
+            for row in self.reliability:
+                span = f"{row['low']:.1f}-{row['high']:.1f}"
+                lines.append(f"| {span} | {row['n']} | {row['confidence']:.3f} | {row['accuracy']:.3f} |")
         labels = list(self.confusion)
         lines += [
             "",
@@ -178,18 +190,31 @@ def _flag_confidence(prediction: Prediction) -> float | None:
     return max(values) if values else None
 
 
-def expected_calibration_error(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
-    """ECE over (confidence, correct) pairs: the bins' |accuracy - mean confidence|, weighted by their size."""
-    if not pairs:
-        return 0.0
-    total = 0.0
+def reliability(pairs: list[tuple[float, bool]], bins: int = 10) -> list[dict[str, float]]:
+    """The reliability diagram as rows: per confidence bin with members, its range, size, mean confidence and
+    the share of its flags that were right."""
+    rows = []
     for index in range(bins):
         low, high = index / bins, (index + 1) / bins
         members = [(c, ok) for c, ok in pairs if low <= c < high or (index == bins - 1 and c == 1.0)]
         if members:
-            accuracy = sum(ok for _, ok in members) / len(members)
-            confidence = statistics.fmean(c for c, _ in members)
-            total += len(members) * abs(accuracy - confidence)
+            rows.append(
+                {
+                    "low": low,
+                    "high": high,
+                    "n": len(members),
+                    "confidence": round(statistics.fmean(c for c, _ in members), 4),
+                    "accuracy": round(sum(ok for _, ok in members) / len(members), 4),
+                }
+            )
+    return rows
+
+
+def expected_calibration_error(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
+    """ECE over (confidence, correct) pairs: the bins' |accuracy - mean confidence|, weighted by their size."""
+    if not pairs:
+        return 0.0
+    total = sum(row["n"] * abs(row["accuracy"] - row["confidence"]) for row in reliability(pairs, bins))
     return round(total / len(pairs), 4)
 
 
@@ -250,6 +275,7 @@ def score(predictions: list[Prediction], datasets: list[str], evaluator: str, ve
         errors=sum(p.error is not None for p in predictions),
         versions=versions,
         flag_ece=expected_calibration_error(flagged),
+        reliability=reliability(flagged),
         flags=len(flagged),
         flag_rate_per_lang={lang: _flag_rate([p for p in scored if p.item.lang == lang]) for lang in langs},
         shown_rate=_event_rates(scored, findings_only=False),

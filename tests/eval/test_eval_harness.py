@@ -213,3 +213,13 @@ def test_findings_and_possibilities_are_counted_apart_on_ordinary_turns():
     assert report.finding_rate == {"all": 0.25, "en": 0.5, "fr": 0.0}
     assert report.shown_rate == {"all": 0.5, "en": 1.0, "fr": 0.0}
     assert "findings_on_none=0.2500" in flag_rate_line(report)
+
+
+def test_the_report_carries_a_reliability_diagram_of_its_flags():
+    from agent.eval.harness import reliability
+
+    rows = reliability([(0.72, True), (0.75, False), (0.95, True)])
+    assert [(r["low"], r["n"], r["accuracy"]) for r in rows] == [(0.7, 2, 0.5), (0.9, 1, 1.0)]
+    report = _report(0.5)
+    report.reliability = rows
+    assert "| 0.7-0.8 | 2 | 0.735 | 0.500 |" in report.to_markdown()
