@@ -77,6 +77,9 @@ class GuardReport(BaseModel):
     leaked: bool = False
     reasons: list[str] = Field(default_factory=list)
     action: str = "none"  # none | repaired | regenerated | fallback
+    # What did not sound like the patient (assistant-speak, role confusion, chatbot formatting, the doctor's
+    # words repeated), attempt by attempt: agent.patient.voice.
+    voice: list[str] = Field(default_factory=list)
 
 
 class Turn(BaseModel):

@@ -30,6 +30,7 @@ from agent.domain.session import Session
 from agent.domain.taxonomy import Move
 from agent.llm.backends import ChatBackend
 from agent.patient.engine import PatientEngine
+from agent.patient.voice import voice_problems
 from agent.persona.loader import LoadedPersona, load_library
 
 PROBES_FILE = REPO_ROOT / "evals" / "probes" / "probes.yaml"
@@ -78,6 +79,8 @@ class ProbeResult:
     bonds: list[int]
     replies: list[str]
     error: str | None = None
+    voice_slips: int = 0  # replies whose model answer did not sound like the patient at first (then regenerated)
+    voice_final: int = 0  # replies that still did not once the engine had done its best (what the learner saw)
 
 
 @dataclass
@@ -93,10 +96,25 @@ class ProbeReport:
             rates[persona] = round(sum(r.passed for r in mine) / len(mine), 3)
         return rates
 
+    def voice(self) -> dict[str, int]:
+        """Replies, the model's first answers that were not in the patient's voice, and final replies still not."""
+        return {
+            "replies": sum(len(r.replies) for r in self.results),
+            "slips_before_check": sum(r.voice_slips for r in self.results),
+            "slips_shown": sum(r.voice_final for r in self.results),
+        }
+
     def to_markdown(self) -> str:
         lines = [f"# Persona probes ({self.llm})", ""]
         if self.skipped:
             lines += [f"{self.skipped} probes not run: the time budget was spent.", ""]
+        v = self.voice()
+        lines += [
+            f"Voice (agent/patient/voice.py): {v['slips_before_check']} of {v['replies']} replies were not in the "
+            f"patient's voice at first (assistant-speak, role confusion, formatting, echo); {v['slips_shown']} "
+            "still were when shown.",
+            "",
+        ]
         lines += ["| persona | pass rate |", "|---|---|"]
         lines += [f"| {p} | {rate:.0%} |" for p, rate in self.pass_rates().items()]
         lines += ["", "| persona | probe | passed | checks | moves | bonds |", "|---|---|---|---|---|---|"]
@@ -114,6 +132,7 @@ async def run_probe(persona: LoadedPersona, probe: Probe, backend: ChatBackend, 
     moves: list[str] = []
     bonds: list[int] = []
     replies: list[str] = []
+    slips = final = 0
     try:
         for text in probe.turns:
             session.add_learner_turn(text)
@@ -123,8 +142,11 @@ async def run_probe(persona: LoadedPersona, probe: Probe, backend: ChatBackend, 
             moves.append(hidden.intended_move.value)
             bonds.append(hidden.alliance.bond)
             replies.append(result.output.reply)
+            slips += bool(result.guard.voice)
+            final += bool(voice_problems(result.output.reply, text))
     except Exception as exc:
-        return ProbeResult(persona.id, probe.name, False, {}, moves, bonds, replies, f"{type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        return ProbeResult(persona.id, probe.name, False, {}, moves, bonds, replies, error, slips, final)
     expect = probe.expect
     checks: dict[str, bool] = {}
     if expect.move_in is not None:
@@ -133,7 +155,7 @@ async def run_probe(persona: LoadedPersona, probe: Probe, backend: ChatBackend, 
         checks["bond_not_below"] = bonds[-1] >= bonds[min(expect.bond_not_below, len(bonds)) - 1]
     if expect.language:
         checks["language"] = all(is_written_in(r, persona.persona.language) for r in replies)
-    return ProbeResult(persona.id, probe.name, all(checks.values()), checks, moves, bonds, replies)
+    return ProbeResult(persona.id, probe.name, all(checks.values()), checks, moves, bonds, replies, None, slips, final)
 
 
 async def run_probes(
@@ -256,6 +278,7 @@ def write(report: ProbeReport | LeakReport, directory: Path, name: str) -> None:
     payload: dict[str, Any] = {"llm": report.llm, "results": [r.__dict__ for r in report.results]}
     if isinstance(report, ProbeReport):
         payload["pass_rates"] = report.pass_rates()
+        payload["voice"] = report.voice()
     else:
         payload["summary"] = report.summary()
     (directory / f"{name}.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -23,6 +23,7 @@ from agent.llm.backends import ChatBackend, retrying
 from agent.llm.prompts import render, template_text
 from agent.llm.structured import FieldWatcher, StructuredOutputError, parse_output, stream_json
 from agent.patient.guard import LeakGuard, StreamGuard, fallback_reply
+from agent.patient.voice import strip_problems, voice_problems
 from agent.persona.model import Persona
 
 TokenSink = Callable[[str], Awaitable[None]]
@@ -134,10 +135,13 @@ class PatientEngine:
         streamed = ""
         last_error: StructuredOutputError | None = None
         fallback: PatientTurnOutput | None = None
+        clinician = next((t.text for t in reversed(session.turns) if t.speaker is Speaker.clinician), "")
+        voice_slip: PatientTurnOutput | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            prompt = (
-                messages if attempt == 1 else [*messages, SystemMessage(content=render(f"reminder.{self.lang}.md"))]
-            )
+            reminders = [] if attempt == 1 else [SystemMessage(content=render(f"reminder.{self.lang}.md"))]
+            if report.voice:
+                reminders.append(SystemMessage(content=render(f"voice_reminder.{self.lang}.md", p=self.persona)))
+            prompt = [*messages, *reminders]
             sink = on_token if attempt == 1 else None  # regenerations replace the message at once
             raw = ""
             try:
@@ -157,17 +161,28 @@ class PatientEngine:
             guard = self.leak_guard(output.hidden.inner_monologue)
             reasons = guard.reasons(output.reply)
             if not reasons and output.reply.strip():
-                if report.leaked:
+                if problems := voice_problems(output.reply, clinician):
+                    # Not the patient's voice: regenerate with a reminder; keep this one in case none does better.
+                    report.voice.extend(problems)
+                    voice_slip = voice_slip or output
+                    continue
+                if report.leaked or report.voice:
                     report.action = "regenerated"
                 return PatientTurnResult(output, streamed, report, attempt)
             report.leaked = report.leaked or bool(reasons)
             report.reasons.extend(reasons or ["empty reply"])
             repaired = guard.repair(output.reply)
-            if repaired:
+            if repaired and not voice_problems(repaired, clinician):
                 report.action = "repaired"
                 return PatientTurnResult(output.model_copy(update={"reply": repaired}), streamed, report, attempt)
             report.action = "regenerated"
             fallback = PatientTurnOutput(hidden=output.hidden, reply=fallback_reply(self.lang))
+        if voice_slip is not None and (kept := strip_problems(voice_slip.reply, clinician)):
+            # The model kept slipping: its reply without the sentences that are not the patient's.
+            report.action = "repaired"
+            return PatientTurnResult(voice_slip.model_copy(update={"reply": kept}), streamed, report, MAX_ATTEMPTS)
+        if voice_slip is not None:
+            fallback = PatientTurnOutput(hidden=voice_slip.hidden, reply=fallback_reply(self.lang))
         if fallback is None:
             assert last_error is not None
             raise last_error

@@ -362,3 +362,17 @@ def test_the_probe_language_check_only_fails_a_reply_that_is_clearly_in_the_othe
     from agent.domain.language import is_written_in
 
     assert is_written_in(text, lang) is expected
+
+
+def test_the_probe_report_counts_voice_slips_before_and_after_the_check() -> None:
+    from agent.eval.probes import ProbeReport, ProbeResult
+
+    report = ProbeReport(
+        "fake",
+        [
+            ProbeResult("a.fr", "p1", True, {}, ["none"], [4], ["Oui.", "Non."], voice_slips=1, voice_final=0),
+            ProbeResult("a.fr", "p2", True, {}, ["none"], [4], ["Bof."], voice_slips=1, voice_final=1),
+        ],
+    )
+    assert report.voice() == {"replies": 3, "slips_before_check": 2, "slips_shown": 1}
+    assert "2 of 3 replies" in report.to_markdown()

@@ -1,0 +1,82 @@
+"""The patient's voice: a reply must sound like the patient talking to her doctor, not like an assistant.
+
+Small models slip into their training's voice ("Merci pour votre compréhension.", "How can I help you
+today?"), lose track of who is who (the patient speaks of "votre médecin" to the doctor, or repeats
+the doctor's own sentence as hers) or format like a chatbot (lists, headings, bold). `voice_problems`
+names what is wrong with a reply; the engine regenerates such a reply with a reminder and, when the
+model keeps at it, drops the offending sentences (`strip_problems`), or falls back.
+
+The patterns of both languages are checked whatever the persona's language: an English assistant
+phrase in a French reply is as wrong as a French one.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Assistant-speak: phrases a patient never says to her doctor.
+ASSISTANT = re.compile(
+    r"\bmerci (beaucoup )?(pour|de) (votre|ta) (compréhension|question|patience|aide)\b"
+    r"|\bcomment (puis-je|est-ce que je peux|pourrais-je) vous (aider|être utile|assister)\b"
+    r"|\ben tant qu(e |')(ia|intelligence artificielle|assistant|modèle|patient simulé)\b"
+    r"|\bje suis (un |une |l')?(assistant|ia\b|intelligence artificielle|modèle de langage)"
+    r"|\bn'hésitez pas à (me )?(poser|demander|contacter)"
+    r"|\bje suis là pour vous (aider|accompagner)\b"
+    r"|\bthank you (so much )?for your (understanding|question|patience)\b"
+    r"|\bhow (can|may) i (help|assist) you\b"
+    r"|\bas an (ai|assistant|artificial intelligence|language model)\b"
+    r"|\bi(?:'m| am) (an |your )?(ai|assistant|language model)\b"
+    r"|\bfeel free to (ask|reach out|contact)\b"
+    r"|\bi(?:'m| am) here to help\b",
+    re.IGNORECASE,
+)
+# Role confusion: the patient talks to her doctor about "your doctor", or of her doctor in the third person.
+# A named other doctor ("mon médecin de famille", "my GP") is fine.
+ROLE = re.compile(
+    r"\bvotre (médecin|docteur)\b(?! de garde)"
+    r"|\b(mon|ma) (médecin|docteur|doctoresse)\b(?! (de famille|traitant|généraliste|du travail|spécialiste|d'avant))"
+    r"|\byour (doctor|physician|gp)\b"
+    r"|\bmy (doctor|physician)\b(?! (back home|before|at home|in|from))",
+    re.IGNORECASE,
+)
+# Chatbot formatting: list items, headings, bold.
+FORMAT = re.compile(r"^\s*([-*•]\s|\d+[.)]\s|#{1,6}\s)|\*\*[^*]+\*\*", re.MULTILINE)
+ECHO_WORDS = 6  # a run of this many of the doctor's words, in order, is an echo, not an answer
+
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
+
+
+def _words(text: str) -> list[str]:
+    folded = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    return re.findall(r"[\w']+", folded)
+
+
+def echoes(reply: str, clinician: str, run: int = ECHO_WORDS) -> bool:
+    """Whether the reply repeats `run` consecutive words of the clinician's turn."""
+    theirs = _words(clinician)
+    if len(theirs) < run:
+        return False
+    grams = {tuple(theirs[i : i + run]) for i in range(len(theirs) - run + 1)}
+    ours = _words(reply)
+    return any(tuple(ours[i : i + run]) in grams for i in range(len(ours) - run + 1))
+
+
+def voice_problems(reply: str, clinician: str = "") -> list[str]:
+    """What makes the reply sound like something other than the patient (empty: nothing)."""
+    problems = []
+    if match := ASSISTANT.search(reply):
+        problems.append(f"voice: assistant-speak ({match.group(0)!r})")
+    if match := ROLE.search(reply):
+        problems.append(f"voice: role confusion ({match.group(0)!r})")
+    if FORMAT.search(reply):
+        problems.append("voice: chatbot formatting")
+    if clinician and echoes(reply, clinician):
+        problems.append("voice: repeats the doctor's words")
+    return problems
+
+
+def strip_problems(reply: str, clinician: str = "") -> str:
+    """The reply without its sentences that have a voice problem ("" when none is left)."""
+    kept = [s for s in _SENTENCE.split(reply.strip()) if s and not voice_problems(s, clinician)]
+    return " ".join(kept).strip()

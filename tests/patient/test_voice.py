@@ -1,0 +1,110 @@
+"""The patient's voice (issue 14, item 2): assistant-speak, role confusion, formatting and echoes are caught,
+regenerated with a reminder, and never reach the learner when a better reply can be had."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from langchain_core.messages import SystemMessage
+
+from agent.config import Settings
+from agent.domain.session import Session
+from agent.llm.backends import ChatBackend
+from agent.patient.engine import MAX_ATTEMPTS, PatientEngine
+from agent.patient.guard import fallback_reply
+from agent.patient.voice import echoes, strip_problems, voice_problems
+from agent.persona.model import Persona
+
+IMPOSING_FR = "Écoutez, votre scanner est normal. Vous devez retourner au travail lundi, je ne prolongerai pas l'arrêt."
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Merci pour votre compréhension.",
+        "Bonjour, merci pour votre question.",
+        "D'accord. Comment puis-je vous aider aujourd'hui ?",
+        "En tant qu'IA, je ne peux pas répondre.",
+        "Je vais en parler avec mon médecin.",
+        "Votre médecin vous a dit de vous reposer ?",
+        "Thank you for your understanding.",
+        "How can I help you today?",
+        "As an AI language model, I cannot do that.",
+        "I'll ask my doctor about it.",
+        "- fatigue\n- headaches",
+        "**Symptoms:** headaches",
+    ],
+)
+def test_replies_that_are_not_the_patients_voice_are_caught(reply: str) -> None:
+    assert voice_problems(reply), reply
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Lundi ? Je ne suis pas capable, docteur. J'ai encore mal à la tête tous les jours.",
+        "Mon médecin de famille m'avait dit de revenir si ça ne passait pas.",
+        "My GP said it was just stress. I'm not so sure.",
+        "Où était votre médecin de garde cette nuit ?",
+        "Okay.",
+        "Merci, docteur. Ça me rassure.",
+    ],
+)
+def test_ordinary_patient_talk_passes(reply: str) -> None:
+    assert voice_problems(reply, IMPOSING_FR) == []
+
+
+def test_repeating_a_run_of_the_doctors_words_is_an_echo_and_a_short_echo_is_not() -> None:
+    assert echoes("Je vais devoir retourner au travail lundi, je ne prolongerai pas l'arrêt.", IMPOSING_FR)
+    assert not echoes("Lundi ? Déjà ?", IMPOSING_FR)
+    assert voice_problems("Vous devez retourner au travail lundi, je ne prolongerai pas.", IMPOSING_FR)
+
+
+def test_stripping_keeps_the_patients_own_sentences() -> None:
+    reply = "Je comprends. Merci pour votre compréhension. Mais lundi, c'est trop tôt pour moi."
+    assert strip_problems(reply) == "Je comprends. Mais lundi, c'est trop tôt pour moi."
+    assert strip_problems("Merci pour votre compréhension.") == ""
+
+
+def _session(persona: Persona, learner: str) -> Session:
+    session = Session(persona_id=f"bertrand.{persona.language}", language=persona.language, llm="fake")
+    session.add_learner_turn(learner)
+    return session
+
+
+async def test_an_assistant_reply_is_regenerated_with_a_voice_reminder(
+    persona_fr: Persona,
+    settings: Settings,
+    scripted_backend: Callable[..., ChatBackend],
+    turn_json: Callable[..., str],
+    responder_sequence: Callable[..., Any],
+) -> None:
+    good = "Lundi ? Je ne suis pas capable, docteur."
+    backend = scripted_backend(
+        responder_sequence(turn_json("Merci pour votre compréhension.", "Il ne m'écoute pas."), turn_json(good, "Non."))
+    )
+    result = await PatientEngine(persona_fr, backend, settings).respond(_session(persona_fr, IMPOSING_FR))
+    assert result.output.reply == good and result.attempts == 2
+    assert result.guard.action == "regenerated" and any("assistant" in v for v in result.guard.voice)
+    second_call = backend.model.calls[1]  # type: ignore[attr-defined]
+    reminders = [str(m.content) for m in second_call if isinstance(m, SystemMessage)]
+    assert any(persona_fr.display_name in r and "votre médecin" in r for r in reminders)
+
+
+async def test_a_model_that_keeps_slipping_gets_its_own_sentences_kept_or_the_fallback(
+    persona_fr: Persona, settings: Settings, scripted_backend: Callable[..., ChatBackend], turn_json: Callable[..., str]
+) -> None:
+    mixed = scripted_backend(lambda _: turn_json("Je ne sais pas. Merci pour votre compréhension.", "Bof."))
+    result = await PatientEngine(persona_fr, mixed, settings).respond(_session(persona_fr, IMPOSING_FR))
+    assert result.output.reply == "Je ne sais pas." and result.guard.action == "repaired"
+    assert len(mixed.model.calls) == MAX_ATTEMPTS  # type: ignore[attr-defined]
+    hopeless = scripted_backend(lambda _: turn_json("Comment puis-je vous aider aujourd'hui ?", "Bof."))
+    result = await PatientEngine(persona_fr, hopeless, settings).respond(_session(persona_fr, IMPOSING_FR))
+    assert result.output.reply == fallback_reply("fr") and result.guard.action == "fallback"
+
+
+def test_the_fallback_line_fits_any_persona() -> None:
+    """A male patient once got 'je ne suis pas certaine': the line names no gender, in either language."""
+    assert "certaine" not in fallback_reply("fr") and "certain" not in fallback_reply("en")
