@@ -50,13 +50,24 @@ class PatientEngine:
         self.lang = persona.language
         self.template = f"patient.{self.lang}.md"
 
-    def system_prompt(self, session: Session) -> str:
+    def state_note(self, session: Session) -> str:
+        """Where the patient stands now: her last alliance and emotions, and how much history was left out."""
         omitted = max(0, len(session.turns) - self.settings.history_turns)
+        return render(f"patient_state.{self.lang}.md", p=self.persona, last=session.last_hidden(), omitted=omitted)
+
+    @property
+    def state_last(self) -> bool:
+        """The embedded model gets the state after the history, in a system message of its own: the persona and
+        the turns so far then stay in llama.cpp's prompt cache from turn to turn (the state changes every turn,
+        and everything after a change is processed again). Endpoints keep it in the system prompt: some chat
+        templates refuse a system message after the first."""
+        return bool(self.backend.prefill)
+
+    def system_prompt(self, session: Session) -> str:
         return render(
             self.template,
             p=self.persona,
-            last=session.last_hidden(),
-            omitted=omitted,
+            state="" if self.state_last else self.state_note(session),
             full=not self.backend.compact_prompt,
             limit=3 if self.backend.compact_prompt else 100,
             emotions=", ".join(e.value for e in EMOTIONS),
@@ -70,13 +81,16 @@ class PatientEngine:
                 messages.append(HumanMessage(content=turn.text))
             else:
                 messages.append(AIMessage(content=turn.text))
+        if self.state_last:
+            messages.append(SystemMessage(content=self.state_note(session)))
         return messages
 
     async def prefill(self, session: Session) -> None:
         """Have a local model process the system prompt now, so the first reply starts sooner.
 
-        llama.cpp keeps the processed prefix in its cache; the state section sits at the end of
-        the prompt so that the persona part stays cached from turn to turn.
+        llama.cpp keeps the processed prefix in its cache (and in its host-memory prompt cache once the slot
+        serves another prompt); the system prompt holds no per-turn state for it (`state_last`), so the
+        persona part stays cached from turn to turn and across visits.
         """
         if not self.backend.prefill:
             return
@@ -85,7 +99,12 @@ class PatientEngine:
     def leak_guard(self, hidden_monologue: str) -> LeakGuard:
         """The guard for one turn: its hidden monologue, the persona's secrets, the instructions."""
         return LeakGuard.for_turn(
-            secrets=[hidden_monologue, self.persona.inner_monologue, template_text(self.template)],
+            secrets=[
+                hidden_monologue,
+                self.persona.inner_monologue,
+                template_text(self.template),
+                template_text(f"patient_state.{self.lang}.md"),
+            ],
             allowed=self.persona.speech.phrasings,
         )
 

@@ -357,3 +357,30 @@ def test_the_patient_prompt_after_branching_uses_the_restored_hidden_state(
     restored = engine.system_prompt(original.branch_at(4))
     assert "objectifs 2/7, tâches 2/7, lien 2/7" in restored  # turn 3
     assert "lien 3/7" not in restored
+
+
+def test_the_embedded_model_gets_its_state_after_the_history_so_the_prompt_prefix_stays_cached(
+    persona_fr: Persona, settings: Settings, scripted_backend: Backend
+) -> None:
+    """Issue 14, item 3: the system prompt of a local model is the same at every turn (llama.cpp reuses its
+    processed prefix); the state, which changes every turn, comes last, in a system message of its own."""
+    local = scripted_backend(lambda _: "{}")
+    local.prefill = True
+    engine = PatientEngine(persona_fr, local, settings)
+    later = french_session()
+    assert engine.system_prompt(new_session(persona_fr)) == engine.system_prompt(later)
+    messages = engine.build_messages(later)
+    assert isinstance(messages[-1], SystemMessage) and "objectifs 2/7, tâches 2/7, lien 3/7" in str(
+        messages[-1].content
+    )
+    assert isinstance(messages[-2], HumanMessage)
+    endpoint = PatientEngine(persona_fr, scripted_backend(lambda _: "{}"), settings)
+    assert "objectifs 2/7, tâches 2/7, lien 3/7" in endpoint.system_prompt(later)
+    assert not isinstance(endpoint.build_messages(later)[-1], SystemMessage)
+
+
+def test_the_french_instructions_name_no_gender_for_the_patient() -> None:
+    """M. Lavoie was told to answer 'comme la vraie patiente' and to stay 'cohérente'."""
+    for name in ("patient.fr.md", "patient_state.fr.md", "reminder.fr.md"):
+        text = template_text(name)
+        assert "la patiente" not in text and "cohérente" not in text and "expliquée" not in text, name
