@@ -23,6 +23,10 @@ from agent.persona.model import Persona
 log = logging.getLogger(__name__)
 
 EventsSink = Callable[[int, list[AllianceEvent] | None], Awaitable[None]]
+# A learner who types before the chat start's prefill has finished waits for it (at most this long): the
+# prefill is the first part of the same work, and a second request beside it would process the whole prompt
+# again on the other slot, both sharing the cores (252 s for a first reply on a busy machine, issue 14).
+PREFILL_WAIT_S = 120.0
 
 
 @dataclass
@@ -50,6 +54,7 @@ class Conversation:
         self.settings = settings
         self.session = session or Session(persona_id=persona_id, language=persona.language, llm=backend.label)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._prefill: asyncio.Task[None] | None = None
 
     @property
     def lang(self) -> str:
@@ -81,7 +86,13 @@ class Conversation:
             except Exception as exc:  # only an optimisation: never surfaces
                 log.info("prefill skipped: %s", type(exc).__name__)
 
-        self._track(asyncio.create_task(run()))
+        self._prefill = asyncio.create_task(run())
+        self._track(self._prefill)
+
+    async def _prefilled(self) -> None:
+        """Wait for a prefill still running (bounded: past PREFILL_WAIT_S the turn goes on without it)."""
+        if self._prefill is not None and not self._prefill.done():
+            await asyncio.wait({self._prefill}, timeout=PREFILL_WAIT_S)
 
     def start_evaluation(self, on_events: EventsSink | None) -> asyncio.Task[None] | None:
         """Evaluate the transcript as it stands now, in the background."""
@@ -102,6 +113,7 @@ class Conversation:
         self.start_evaluation(on_events)  # concurrent with the patient, never awaited here
         outcome = TurnOutcome(learner_turn)
         try:
+            await self._prefilled()
             result = await self.patient.respond(self.session, on_token)
         except Exception as exc:
             log.warning("patient failed on turn %s: %s", learner_turn.id, type(exc).__name__)

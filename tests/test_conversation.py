@@ -293,3 +293,25 @@ def test_the_network_guard_lets_loopback_through() -> None:
             assert client.getpeername()[1] == port
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as client:
             assert client.connect_ex(("localhost", port)) == 0
+
+
+async def test_a_turn_sent_during_the_prefill_waits_for_it_instead_of_processing_the_prompt_twice(
+    persona: Persona, settings: Settings, scripted_backend: Backend, turn_json: TurnJson
+) -> None:
+    order: list[str] = []
+    backend = scripted_backend(lambda _: (order.append("reply"), turn_json(REPLY))[1])
+    chat = conversation(persona, backend, settings, None)
+    gate = asyncio.Event()
+
+    async def slow_prefill(session: Session) -> None:
+        await gate.wait()
+        order.append("prefill")
+
+    chat.patient.prefill = slow_prefill  # type: ignore[method-assign]
+    chat.start_prefill()
+    turn = asyncio.create_task(chat.learner_says("Bonjour madame."))
+    done, _ = await asyncio.wait({turn}, timeout=0.5)  # the turn must not finish while the prefill runs
+    assert not done and order == []
+    gate.set()
+    outcome = await asyncio.wait_for(turn, timeout=20)
+    assert outcome.patient_turn is not None and order == ["prefill", "reply"]

@@ -93,7 +93,9 @@ def table(timings: Timings, persona_ids: list[str]) -> str:
         if values:
             first, whole = statistics.median(values), statistics.median(timings.reply[key])
             lines.append(f"| {name} | {first:.1f} s | {whole:.1f} s | {len(values)} |")
-    return "\n".join(lines) + f"\n\npersonas: {', '.join(persona_ids)}; load average at the end {os.getloadavg()[0]:.1f}\n"
+    return (
+        "\n".join(lines) + f"\n\npersonas: {', '.join(persona_ids)}; load average at the end {os.getloadavg()[0]:.1f}\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
