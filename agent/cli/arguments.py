@@ -71,6 +71,8 @@ def build_parser(lang: Lang | None = None) -> argparse.ArgumentParser:
     probes.add_argument("--persona", nargs="*", help=h("cli.help.probes_persona"))
     probes.add_argument("--report", metavar="DIR", help=h("cli.help.probes_report"))
     probes.add_argument("--budget-s", type=float, default=None, help=h("cli.help.probes_budget"))
+    probes.add_argument("--samples", type=int, default=1, help=h("cli.help.probes_samples"))
+    probes.add_argument("--per-persona", type=int, default=None, help=h("cli.help.probes_per_persona"))
 
     leaks = sub.add_parser("leaks", help=h("cli.help.leaks"))
     leaks.add_argument("--llm", default=None, help=llm_help)

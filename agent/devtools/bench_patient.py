@@ -3,7 +3,7 @@
 For each persona, on the embedded model (or any `--llm`), through the real `PatientEngine`:
 
 - **cold**: turn 1 of a new visit, nothing of this persona processed before in this process;
-- **later**: turns 2 to 4 of that visit;
+- **later**: turns 2 and 3 of that visit (the shared probes' imposing turn, then their repair);
 - **warm**: turn 1 of a second visit, after the chat start's prefill has finished (what a learner meets
   who reads the brief before typing).
 
@@ -21,26 +21,22 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
+import yaml
+
 from agent.config import Settings
 from agent.domain.session import Session
+from agent.eval.probes import PROBES_FILE
 from agent.llm.backends import build_backend
 from agent.patient.engine import PatientEngine
 from agent.persona.loader import resolve_persona
 
-SCRIPT = {
-    "fr": [
-        "Bonjour, comment allez-vous depuis la dernière fois ?",
-        "Écoutez, vos examens sont normaux. Vous devez reprendre le travail lundi.",
-        "Je vois que ça vous contrarie. Qu'est-ce qui vous inquiète le plus ?",
-        "D'accord. Qu'est-ce qui vous aiderait, à votre avis ?",
-    ],
-    "en": [
-        "Hello, how have you been since last time?",
-        "Look, your tests are normal. You need to go back to work on Monday.",
-        "I can see this upsets you. What worries you most?",
-        "Okay. What do you think would help?",
-    ],
-}
+
+def script(lang: str) -> list[str]:
+    """The learner's turns: those of the shared probes for the language (evals/probes/probes.yaml), open
+    question first, then the imposing turn and the repair, each once."""
+    shared = yaml.safe_load(PROBES_FILE.read_text(encoding="utf-8"))[lang]
+    turns = [turn for probe in sorted(shared, key=lambda p: p["name"] != "open_question") for turn in probe["turns"]]
+    return list(dict.fromkeys(turns))
 
 
 @dataclass
@@ -71,16 +67,16 @@ async def run(persona_ids: list[str], llm: str | None) -> Timings:
     for persona_id in persona_ids:
         persona = resolve_persona(persona_id, settings.personas_dir).persona
         engine = PatientEngine(persona, backend, settings)
-        script = SCRIPT[persona.language]
+        lines = script(persona.language)
         session = Session(persona_id=persona_id, language=persona.language, llm=backend.label)
-        for index, text in enumerate(script):
+        for index, text in enumerate(lines):
             first, total = await _turn(engine, session, text)
             key = "cold" if index == 0 else "later"
             timings.first_word[key].append(first)
             timings.reply[key].append(total)
         second = Session(persona_id=persona_id, language=persona.language, llm=backend.label)
         await engine.prefill(second)
-        first, total = await _turn(engine, second, script[0])
+        first, total = await _turn(engine, second, lines[0])
         timings.first_word["warm"].append(first)
         timings.reply["warm"].append(total)
     return timings
@@ -88,7 +84,7 @@ async def run(persona_ids: list[str], llm: str | None) -> Timings:
 
 def table(timings: Timings, persona_ids: list[str]) -> str:
     lines = ["| turn | first word (median) | whole reply (median) | n |", "|---|---|---|---|"]
-    for key, name in (("cold", "turn 1, cold"), ("warm", "turn 1 after the prefill"), ("later", "turns 2-4")):
+    for key, name in (("cold", "turn 1, cold"), ("warm", "turn 1 after the prefill"), ("later", "turns 2-3")):
         values = timings.first_word[key]
         if values:
             first, whole = statistics.median(values), statistics.median(timings.reply[key])

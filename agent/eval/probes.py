@@ -79,6 +79,7 @@ class ProbeResult:
     bonds: list[int]
     replies: list[str]
     error: str | None = None
+    sample: int = 0  # which run of the same probe (`--samples`)
     voice_slips: int = 0  # replies whose model answer did not sound like the patient at first (then regenerated)
     voice_final: int = 0  # replies that still did not once the engine had done its best (what the learner saw)
 
@@ -95,6 +96,20 @@ class ProbeReport:
             mine = [r for r in self.results if r.persona == persona]
             rates[persona] = round(sum(r.passed for r in mine) / len(mine), 3)
         return rates
+
+    def spread(self) -> dict[str, tuple[float, float]]:
+        """Per persona, the lowest and highest pass rate over the samples (one run of every probe each)."""
+        out: dict[str, tuple[float, float]] = {}
+        for persona in sorted({r.persona for r in self.results}):
+            rates = []
+            for sample in sorted({r.sample for r in self.results if r.persona == persona}):
+                mine = [r for r in self.results if r.persona == persona and r.sample == sample]
+                rates.append(sum(r.passed for r in mine) / len(mine))
+            out[persona] = (round(min(rates), 3), round(max(rates), 3))
+        return out
+
+    def overall(self) -> float:
+        return round(sum(r.passed for r in self.results) / len(self.results), 3) if self.results else 0.0
 
     def voice(self) -> dict[str, int]:
         """Replies, the model's first answers that were not in the patient's voice, and final replies still not."""
@@ -115,8 +130,17 @@ class ProbeReport:
             "still were when shown.",
             "",
         ]
-        lines += ["| persona | pass rate |", "|---|---|"]
-        lines += [f"| {p} | {rate:.0%} |" for p, rate in self.pass_rates().items()]
+        samples = len({r.sample for r in self.results})
+        lines += [
+            f"Overall pass rate {self.overall():.0%} over {len(self.results)} probe runs ({samples} samples).",
+            "",
+        ]
+        lines += ["| persona | pass rate | lowest-highest over samples | runs |", "|---|---|---|---|"]
+        spread = self.spread()
+        for p, rate in self.pass_rates().items():
+            low, high = spread[p]
+            runs = sum(r.persona == p for r in self.results)
+            lines.append(f"| {p} | {rate:.0%} | {low:.0%}-{high:.0%} | {runs} |")
         lines += ["", "| persona | probe | passed | checks | moves | bonds |", "|---|---|---|---|---|---|"]
         for r in self.results:
             checks = ", ".join(f"{k}={'ok' if v else 'FAIL'}" for k, v in r.checks.items()) or (r.error or "")
@@ -146,7 +170,9 @@ async def run_probe(persona: LoadedPersona, probe: Probe, backend: ChatBackend, 
             final += bool(voice_problems(result.output.reply, text))
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
-        return ProbeResult(persona.id, probe.name, False, {}, moves, bonds, replies, error, slips, final)
+        return ProbeResult(
+            persona.id, probe.name, False, {}, moves, bonds, replies, error, voice_slips=slips, voice_final=final
+        )
     expect = probe.expect
     checks: dict[str, bool] = {}
     if expect.move_in is not None:
@@ -155,26 +181,37 @@ async def run_probe(persona: LoadedPersona, probe: Probe, backend: ChatBackend, 
         checks["bond_not_below"] = bonds[-1] >= bonds[min(expect.bond_not_below, len(bonds)) - 1]
     if expect.language:
         checks["language"] = all(is_written_in(r, persona.persona.language) for r in replies)
-    return ProbeResult(persona.id, probe.name, all(checks.values()), checks, moves, bonds, replies, None, slips, final)
+    passed = all(checks.values())
+    return ProbeResult(
+        persona.id, probe.name, passed, checks, moves, bonds, replies, None, voice_slips=slips, voice_final=final
+    )
 
 
 async def run_probes(
-    backend: ChatBackend, settings: Settings, only: list[str] | None = None, budget_s: float | None = None
+    backend: ChatBackend,
+    settings: Settings,
+    only: list[str] | None = None,
+    budget_s: float | None = None,
+    samples: int = 1,
+    per_persona: int | None = None,
 ) -> ProbeReport:
+    """Every probe of every persona (or the first `per_persona` of each: a fixed subset that covers every
+    patient), `samples` times, round robin over the personas so that a time budget still reaches them all."""
     library = load_library(settings.personas_dir)
     queues = [
-        [(persona, probe) for probe in load_probes(persona)]
+        [(persona, probe, sample) for sample in range(samples) for probe in load_probes(persona)[:per_persona]]
         for persona in library.personas.values()
         if not only or persona.id in only
     ]
     report = ProbeReport(backend.label)
     deadline = time.monotonic() + budget_s if budget_s else None
-    # Round robin over the personas: a time budget still reaches every patient.
-    for persona, probe in (pair for rank in zip_longest(*queues) for pair in rank if pair is not None):
+    for persona, probe, sample in (item for rank in zip_longest(*queues) for item in rank if item is not None):
         if deadline is not None and time.monotonic() > deadline:
             report.skipped += 1
             continue
-        report.results.append(await run_probe(persona, probe, backend, settings))
+        result = await run_probe(persona, probe, backend, settings)
+        result.sample = sample
+        report.results.append(result)
     return report
 
 
@@ -279,6 +316,8 @@ def write(report: ProbeReport | LeakReport, directory: Path, name: str) -> None:
     if isinstance(report, ProbeReport):
         payload["pass_rates"] = report.pass_rates()
         payload["voice"] = report.voice()
+        payload["overall"] = report.overall()
+        payload["spread"] = report.spread()
     else:
         payload["summary"] = report.summary()
     (directory / f"{name}.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")

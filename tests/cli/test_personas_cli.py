@@ -376,3 +376,24 @@ def test_the_probe_report_counts_voice_slips_before_and_after_the_check() -> Non
     )
     assert report.voice() == {"replies": 3, "slips_before_check": 2, "slips_shown": 1}
     assert "2 of 3 replies" in report.to_markdown()
+
+
+async def test_probes_run_a_fixed_subset_per_persona_several_times_and_report_the_spread(tmp_path: Path) -> None:
+    for name in ("a.fr.yaml", "b.en.yaml"):
+        shutil.copy(
+            PERSONAS_DIR / ("bertrand.fr.yaml" if name.endswith("fr.yaml") else "bertrand.en.yaml"), tmp_path / name
+        )
+    backend = ChatBackend(ScriptedChatModel(), "fake", structured_mode="json_schema")
+    report = await run_probes(backend, Settings(personas_dir=tmp_path), samples=3, per_persona=1)
+    assert sorted((r.persona, r.sample) for r in report.results) == [
+        ("a.fr", 0),
+        ("a.fr", 1),
+        ("a.fr", 2),
+        ("b.en", 0),
+        ("b.en", 1),
+        ("b.en", 2),
+    ]
+    assert len({(r.persona, r.probe) for r in report.results}) == 2  # one probe each, the same every sample
+    low, high = report.spread()["a.fr"]
+    assert 0.0 <= low <= report.pass_rates()["a.fr"] <= high <= 1.0
+    assert "3 samples" in report.to_markdown()
