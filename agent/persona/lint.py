@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from agent.domain.language import guess_language
 from agent.domain.taxonomy import LANGS, Lang
 from agent.i18n.catalog import t
+from agent.patient.voice import voice_problems
 from agent.persona.loader import LoadedPersona, PersonaError, compose_nodes, line_of, read_persona_text
 
 SPAN_WORDS = 5  # a run of this many words shared by the brief and a hidden field gives it away
@@ -58,6 +59,8 @@ def _text_fields(loaded: LoadedPersona) -> Iterator[tuple[tuple[str | int, ...],
     yield ("speech", "length"), p.speech.length
     for i, item in enumerate(p.speech.phrasings):
         yield ("speech", "phrasings", i), item
+    for i, exchange in enumerate(p.speech.examples):
+        yield ("speech", "examples", i, "patient"), exchange.patient
     for name in ("fears", "withdrawal_triggers", "confrontation_triggers", "repair_responses"):
         for i, item in enumerate(getattr(p, name)):
             yield (name, i), item
@@ -100,6 +103,10 @@ def lint_persona(loaded: LoadedPersona, lang: Lang = "en") -> list[LintWarning]:
         found = guess_language(text)
         if found != p.language:
             warn(loc, t("persona.lint.reads_as", lang, found=found, language=p.language))
+
+    for i, exchange in enumerate(p.speech.examples):
+        if voice_problems(exchange.patient, exchange.doctor):
+            warn(("speech", "examples", i, "patient"), t("persona.lint.not_in_voice", lang))
 
     hidden: list[tuple[str, str]] = [(t("persona.lint.the_monologue", lang), p.inner_monologue)]
     hidden += [(t("persona.lint.guarded_fact", lang, n=i + 1), g.fact) for i, g in enumerate(p.guarded_facts)]

@@ -41,6 +41,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
 
 
+class Exchange(_Strict):
+    doctor: str = Field(
+        **_doc("What the doctor says.", "Ce que dit le médecin.", "So the scan is normal.", "Le scanner est normal.")
+    )
+    patient: str = Field(
+        **_doc(
+            "What this patient answers, in their own voice.",
+            "Ce que cette personne répond, avec sa propre voix.",
+            "Normal? Then why does my head still pound every night?",
+            "Normal ? Ben pourquoi j'ai encore mal tous les soirs, d'abord ?",
+        )
+    )
+
+
 class SpeechStyle(_Strict):
     register_: str = Field(
         alias="register",
@@ -68,6 +82,15 @@ class SpeechStyle(_Strict):
             "Elles colorent le discours; la personne ne les récite pas.",
             ["I'm not trying to milk the system, okay?"],
             ["C'est pas que je veux pas y retourner."],
+        ),
+    )
+    examples: list[Exchange] = Field(
+        default_factory=list,
+        **_doc(
+            "Two or three short exchanges in the patient's own voice (the doctor's line, then the patient's): "
+            "they show a small model how this person talks, and are not recited.",
+            "Deux ou trois courts échanges dans la voix de la personne (la réplique du médecin, puis la sienne) : "
+            "ils montrent à un petit modèle comment elle parle, et ne sont pas récités.",
         ),
     )
 

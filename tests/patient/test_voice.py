@@ -108,3 +108,33 @@ async def test_a_model_that_keeps_slipping_gets_its_own_sentences_kept_or_the_fa
 def test_the_fallback_line_fits_any_persona() -> None:
     """A male patient once got 'je ne suis pas certaine': the line names no gender, in either language."""
     assert "certaine" not in fallback_reply("fr") and "certain" not in fallback_reply("en")
+
+
+def test_the_personas_voice_examples_reach_even_the_compact_prompt(
+    persona_fr: Persona, settings: Settings, scripted_backend: Callable[..., ChatBackend]
+) -> None:
+    from agent.persona.model import Exchange
+
+    exchange = Exchange(doctor="Le scanner est normal.", patient="Normal ? Ben pourquoi j'ai encore mal, d'abord ?")
+    persona = persona_fr.model_copy(update={"speech": persona_fr.speech.model_copy(update={"examples": [exchange]})})
+    compact = scripted_backend(lambda _: "")
+    compact.compact_prompt = True
+    prompt = PatientEngine(persona, compact, settings).system_prompt(_session(persona, "Bonjour."))
+    assert "« Le scanner est normal. » — vous : « Normal ? Ben pourquoi j'ai encore mal, d'abord ? »" in prompt
+
+
+def test_lint_warns_about_an_example_reply_in_an_assistants_voice(tmp_path) -> None:
+    from agent.persona.lint import lint_persona
+    from agent.persona.loader import load_persona_file
+    from tests.support.fakes import PERSONAS_DIR
+
+    text = (PERSONAS_DIR / "bertrand.fr.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "\nspeech:\n",
+        "\nspeech:\n  examples:\n    - doctor: Bonjour.\n      patient: Comment puis-je vous aider ?\n",
+        1,
+    )
+    path = tmp_path / "bertrand.fr.yaml"
+    path.write_text(text, encoding="utf-8")
+    warnings = lint_persona(load_persona_file("bertrand.fr", path), "fr")
+    assert any(w.field == "speech.examples.0.patient" for w in warnings), [str(w) for w in warnings]
