@@ -129,11 +129,9 @@ def test_lint_warns_about_an_example_reply_in_an_assistants_voice(tmp_path) -> N
     from tests.support.fakes import PERSONAS_DIR
 
     text = (PERSONAS_DIR / "bertrand.fr.yaml").read_text(encoding="utf-8")
-    text = text.replace(
-        "\nspeech:\n",
-        "\nspeech:\n  examples:\n    - doctor: Bonjour.\n      patient: Comment puis-je vous aider ?\n",
-        1,
-    )
+    bad = "    - doctor: Bonjour.\n      patient: Comment puis-je vous aider ?\n"
+    assert "\n  examples:\n" in text
+    text = text.replace("\n  examples:\n", "\n  examples:\n" + bad, 1)
     path = tmp_path / "bertrand.fr.yaml"
     path.write_text(text, encoding="utf-8")
     warnings = lint_persona(load_persona_file("bertrand.fr", path), "fr")
