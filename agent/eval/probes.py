@@ -167,7 +167,7 @@ async def run_probe(persona: LoadedPersona, probe: Probe, backend: ChatBackend, 
             bonds.append(hidden.alliance.bond)
             replies.append(result.output.reply)
             slips += bool(result.guard.voice)
-            final += bool(voice_problems(result.output.reply, text))
+            final += bool(voice_problems(result.output.reply, text, persona.persona.display_name))
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         return ProbeResult(

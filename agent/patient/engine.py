@@ -180,7 +180,7 @@ class PatientEngine:
             guard = self.leak_guard(output.hidden.inner_monologue)
             reasons = guard.reasons(output.reply)
             if not reasons and output.reply.strip():
-                if problems := voice_problems(output.reply, clinician):
+                if problems := voice_problems(output.reply, clinician, self.persona.display_name):
                     # Not the patient's voice: regenerate with a reminder; keep this one in case none does better.
                     report.voice.extend(problems)
                     voice_slip = voice_slip or output
@@ -191,12 +191,12 @@ class PatientEngine:
             report.leaked = report.leaked or bool(reasons)
             report.reasons.extend(reasons or ["empty reply"])
             repaired = guard.repair(output.reply)
-            if repaired and not voice_problems(repaired, clinician):
+            if repaired and not voice_problems(repaired, clinician, self.persona.display_name):
                 report.action = "repaired"
                 return PatientTurnResult(output.model_copy(update={"reply": repaired}), streamed, report, attempt)
             report.action = "regenerated"
             fallback = PatientTurnOutput(hidden=output.hidden, reply=fallback_reply(self.lang))
-        if voice_slip is not None and (kept := strip_problems(voice_slip.reply, clinician)):
+        if voice_slip is not None and (kept := strip_problems(voice_slip.reply, clinician, self.persona.display_name)):
             # The model kept slipping: its reply without the sentences that are not the patient's.
             report.action = "repaired"
             return PatientTurnResult(voice_slip.model_copy(update={"reply": kept}), streamed, report, MAX_ATTEMPTS)

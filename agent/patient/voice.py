@@ -21,14 +21,20 @@ ASSISTANT = re.compile(
     r"|\bcomment (puis-je|est-ce que je peux|pourrais-je) vous (aider|être utile|assister)\b"
     r"|\ben tant qu(e |')(ia|intelligence artificielle|assistant|modèle|patient simulé)\b"
     r"|\bje suis (un |une |l')?(assistant|ia\b|intelligence artificielle|modèle de langage)"
-    r"|\bn'hésitez pas à (me )?(poser|demander|contacter)"
+    r"|\bn'hésitez pas à (me )?(le |la |les )?(poser|demander|contacter|dire)"
     r"|\bje suis là pour vous (aider|accompagner)\b"
+    r"|\b(je|j')\s?(vais|peux|pourrais|voudrais) (essayer de )?vous aider\b"
+    r"|\bje ne (peux|pourrai) pas vous aider\b"
+    r"|\bsi vous avez besoin de (quoi que ce soit|quelque chose)\b"
     r"|\bthank you (so much )?for your (understanding|question|patience)\b"
     r"|\bhow (can|may) i (help|assist) you\b"
     r"|\bas an (ai|assistant|artificial intelligence|language model)\b"
     r"|\bi(?:'m| am) (an |your )?(ai|assistant|language model)\b"
     r"|\bfeel free to (ask|reach out|contact)\b"
-    r"|\bi(?:'m| am) here to help\b",
+    r"|\bi(?:'m| am) here to help\b"
+    r"|\bi(?:'ll| will| can| could) (try to )?help you\b"
+    r"|\bi can(?:'t|not) help you with\b"
+    r"|\blet me know if you need\b",
     re.IGNORECASE,
 )
 # Role confusion: the patient talks to her doctor about "your doctor", or of her doctor in the third person.
@@ -62,9 +68,20 @@ def echoes(reply: str, clinician: str, run: int = ECHO_WORDS) -> bool:
     return any(tuple(ours[i : i + run]) in grams for i in range(len(ours) - run + 1))
 
 
-def voice_problems(reply: str, clinician: str = "") -> list[str]:
-    """What makes the reply sound like something other than the patient (empty: nothing)."""
+def greets_self(reply: str, own_name: str) -> bool:
+    """The patient greeting someone by the patient's own name: the model took the doctor's part."""
+    if not own_name.strip():
+        return False
+    greeting = r"^\W*(bonjour|bonsoir|salut|hello|hi|good (morning|afternoon|evening))\W+"
+    return re.search(greeting + re.escape(own_name.strip()), reply, re.IGNORECASE) is not None
+
+
+def voice_problems(reply: str, clinician: str = "", own_name: str = "") -> list[str]:
+    """What makes the reply sound like something other than the patient (empty: nothing). `own_name`: the
+    persona's display name."""
     problems = []
+    if greets_self(reply, own_name):
+        problems.append("voice: role confusion (greets the patient by name)")
     if match := ASSISTANT.search(reply):
         problems.append(f"voice: assistant-speak ({match.group(0)!r})")
     if match := ROLE.search(reply):
@@ -76,7 +93,7 @@ def voice_problems(reply: str, clinician: str = "") -> list[str]:
     return problems
 
 
-def strip_problems(reply: str, clinician: str = "") -> str:
+def strip_problems(reply: str, clinician: str = "", own_name: str = "") -> str:
     """The reply without its sentences that have a voice problem ("" when none is left)."""
-    kept = [s for s in _SENTENCE.split(reply.strip()) if s and not voice_problems(s, clinician)]
+    kept = [s for s in _SENTENCE.split(reply.strip()) if s and not voice_problems(s, clinician, own_name)]
     return " ".join(kept).strip()

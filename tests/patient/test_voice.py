@@ -35,10 +35,16 @@ IMPOSING_FR = "Écoutez, votre scanner est normal. Vous devez retourner au trava
         "I'll ask my doctor about it.",
         "- fatigue\n- headaches",
         "**Symptoms:** headaches",
+        # Replies the embedded model gave on the probes (2026-12-06).
+        "Si vous avez besoin de quelque chose, n'hésitez pas à me le demander.",
+        "Je vais essayer de vous aider à vous sentir mieux.",
+        "Je suis désolé, mais je ne peux pas vous aider avec ça.",
+        "Sure. Let me know if you need anything else.",
+        "Bonjour, M. Lavoie.",
     ],
 )
 def test_replies_that_are_not_the_patients_voice_are_caught(reply: str) -> None:
-    assert voice_problems(reply), reply
+    assert voice_problems(reply, own_name="M. Lavoie"), reply
 
 
 @pytest.mark.parametrize(
@@ -50,10 +56,12 @@ def test_replies_that_are_not_the_patients_voice_are_caught(reply: str) -> None:
         "Où était votre médecin de garde cette nuit ?",
         "Okay.",
         "Merci, docteur. Ça me rassure.",
+        "Bonjour, docteur. Mme Bertrand, oui, c'est moi.",
+        "Pouvez-vous m'aider à comprendre ce qui se passe ?",
     ],
 )
 def test_ordinary_patient_talk_passes(reply: str) -> None:
-    assert voice_problems(reply, IMPOSING_FR) == []
+    assert voice_problems(reply, IMPOSING_FR, own_name="Mme Bertrand") == []
 
 
 def test_repeating_a_run_of_the_doctors_words_is_an_echo_and_a_short_echo_is_not() -> None:
