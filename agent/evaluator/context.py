@@ -17,7 +17,7 @@ clinician turns (issue 13). So:
   shows nothing for it, at any coaching level (the debrief's numbers count repairs the same way).
 
 A rupture marker is not reported on a turn whose every sentence the act layer reads as ordinary talk
-(a patient's greeting or thanks; a clinician's plain information). Two readings of withdrawal are
+(a patient's greeting or thanks; a clinician's plain information). Three readings of withdrawal are
 also context-bound:
 
 - a patient's answer to a clinician's closed question is no withdrawal when every sentence of it gives
@@ -26,9 +26,11 @@ also context-bound:
 - a patient's turn made only of questions to the clinician seeks the exchange, the opposite of
   withdrawing ("Alors, c'est cassé ?"); a question can still be a confrontation;
 - a clinician's turn made only of open questions, reflections and summaries turns toward the patient,
-  which is the opposite of withdrawing ("That sounds tiring." was once read as the learner's withdrawal). A missed repair is reported only after a
-rupture marker read with at least MISSED_FLOOR confidence: a weak reading of the patient's turn
-once made "Bonjour, merci pour votre question." a withdrawal, and the learner's next turn a miss.
+  which is the opposite of withdrawing ("That sounds tiring." was once read as the learner's withdrawal).
+
+A missed repair is reported only after a rupture marker read with at least MISSED_FLOOR confidence: a
+weak reading of the patient's turn once made "Bonjour, merci pour votre question." a withdrawal, and
+the learner's next turn a miss.
 """
 
 from __future__ import annotations
@@ -79,29 +81,34 @@ TURNING_TOWARD = {
 Acts = list[tuple[CommunicativeAct, float]]
 
 
+QUESTIONS = {CommunicativeAct.open_question, CommunicativeAct.closed_question}
+
+
+def only(acts: Acts, kinds: set[CommunicativeAct], floor: float = 0.0) -> bool:
+    """Whether the turn has sentences and every one reads as one of `kinds`, with at least `floor` probability."""
+    return bool(acts) and all(act in kinds and p >= floor for act, p in acts)
+
+
 def answers_closed_question(acts: Acts, prev_acts: Acts) -> bool:
     """A patient's turn that answers the closed question ending the clinician's previous turn."""
     asked = bool(prev_acts) and prev_acts[-1][0] is CommunicativeAct.closed_question
-    return asked and bool(acts) and all(act in ANSWERING for act, _ in acts)
+    return asked and only(acts, ANSWERING)
 
 
 def turning_toward(acts: Acts) -> bool:
     """A clinician's turn made only of open questions, reflections and summaries."""
-    return bool(acts) and all(act in TURNING_TOWARD for act, _ in acts)
-
-
-QUESTIONS = {CommunicativeAct.open_question, CommunicativeAct.closed_question}
+    return only(acts, TURNING_TOWARD)
 
 
 def _not_withdrawal(turn: PublicTurn, acts: Acts, prev_acts: Acts) -> bool:
     if turn.speaker is Speaker.patient:
-        return answers_closed_question(acts, prev_acts) or all(act in QUESTIONS for act, _ in acts)
+        return answers_closed_question(acts, prev_acts) or only(acts, QUESTIONS)
     return turning_toward(acts)
 
 
-def ordinary_talk(speaker: Speaker, acts: list[tuple[CommunicativeAct, float]]) -> bool:
+def ordinary_talk(speaker: Speaker, acts: Acts) -> bool:
     """Every sentence read, with confidence, as an act that is no rupture marker for this speaker."""
-    return bool(acts) and all(act in ORDINARY[speaker] and p >= ACT_FLOOR for act, p in acts)
+    return only(acts, ORDINARY[speaker], ACT_FLOOR)
 
 
 def rupture_open(history: list[float]) -> bool:
@@ -117,7 +124,7 @@ def missed_rupture(previous: list[AllianceEvent]) -> AllianceEvent | None:
     )
 
 
-def explicit_metacommunication(text: str, acts: list[tuple[CommunicativeAct, float]] | None = None) -> bool:
+def explicit_metacommunication(text: str, acts: Acts | None = None) -> bool:
     """Metacommunication in so many words: a cue naming the relationship, the clinician's own part, or a
     sentence the act layer reads as metacommunication (`acts`: each sentence's act and its probability)."""
     counts = cue_counts(text)
