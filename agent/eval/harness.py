@@ -15,6 +15,7 @@ import json
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -218,23 +219,32 @@ def expected_calibration_error(pairs: list[tuple[float, bool]], bins: int = 10) 
     return round(total / len(pairs), 4)
 
 
-def _event_rates(items: list[Prediction], findings_only: bool) -> dict[str, float]:
-    """The share of gold-`none` items with any event (findings only: no tentative one), overall and per language."""
+def _rates_on_none(items: list[Prediction], hit: Callable[[Prediction], bool]) -> dict[str, float]:
+    """The share of gold-`none` items for which `hit` holds (every one a false flag), overall and per language;
+    empty when there is no such item."""
     ordinary = [p for p in items if p.item.gold_label == "none"]
 
     def rate(group: list[Prediction]) -> float:
-        hit = sum(any(not (findings_only and e.tentative) for e in p.events) for p in group)
-        return round(hit / len(group), 4) if group else 0.0
+        return round(sum(hit(p) for p in group) / len(group), 4)
 
+    if not ordinary:
+        return {}
     rates = {"all": rate(ordinary)}
     for lang in sorted({p.item.lang for p in ordinary if p.item.lang}):
         rates[lang] = rate([p for p in ordinary if p.item.lang == lang])
-    return rates if ordinary else {}
+    return rates
 
 
-def _flag_rate(items: list[Prediction]) -> float:
-    ordinary = [p for p in items if p.item.gold_label == "none"]
-    return round(sum(p.label != "none" for p in ordinary) / len(ordinary), 4) if ordinary else 0.0
+def _labelled(p: Prediction) -> bool:
+    return p.label != "none"
+
+
+def _shown(p: Prediction) -> bool:
+    return bool(p.events)
+
+
+def _found(p: Prediction) -> bool:
+    return any(not e.tentative for e in p.events)
 
 
 def score(predictions: list[Prediction], datasets: list[str], evaluator: str, versions: dict[str, str]) -> Report:
@@ -260,6 +270,7 @@ def score(predictions: list[Prediction], datasets: list[str], evaluator: str, ve
     }
     latencies = [p.latency_s * 1000 for p in predictions]
     flagged = [(c, p.label == p.item.gold_label) for p in scored if (c := _flag_confidence(p)) is not None]
+    label_rates = _rates_on_none(scored, _labelled)
     return Report(
         datasets=datasets,
         evaluator=evaluator,
@@ -277,9 +288,9 @@ def score(predictions: list[Prediction], datasets: list[str], evaluator: str, ve
         flag_ece=expected_calibration_error(flagged),
         reliability=reliability(flagged),
         flags=len(flagged),
-        flag_rate_per_lang={lang: _flag_rate([p for p in scored if p.item.lang == lang]) for lang in langs},
-        shown_rate=_event_rates(scored, findings_only=False),
-        finding_rate=_event_rates(scored, findings_only=True),
+        flag_rate_per_lang={lang: label_rates.get(lang, 0.0) for lang in langs},
+        shown_rate=_rates_on_none(scored, _shown),
+        finding_rate=_rates_on_none(scored, _found),
         findings_macro_f1=_macro(
             gold, [predicted_label(p.item.speaker, [e for e in p.events if not e.tentative]) for p in scored]
         ),
