@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -110,7 +110,7 @@ class Calibration:
             if len(pairs) >= MIN_FIT and 0 < sum(ok for _, ok in pairs) < len(pairs):
                 a, b = fit_platt(pairs)
                 platt = Platt(a, b, fitted_on=len(pairs))
-                maps[name] = Platt(a, b, choose_threshold([(platt(c), ok) for c, ok in pairs]), len(pairs))
+                maps[name] = replace(platt, threshold=choose_threshold([(platt(c), ok) for c, ok in pairs]))
             else:
                 maps[name] = Platt(fitted_on=0)
         return cls(maps, meta or {})
