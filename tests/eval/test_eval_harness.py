@@ -12,7 +12,7 @@ from agent.cli.eval import THRESHOLDS, check_gate
 from agent.cli.main import main
 from agent.config import REPO_ROOT
 from agent.domain.events import AllianceEvent
-from agent.domain.taxonomy import EventKind, RuptureType, Speaker
+from agent.domain.taxonomy import Speaker
 from agent.eval.harness import Report, flag_rate_line, load_datasets, predicted_label, score, solve
 from agent.evaluator.detector import Detector, DetectorModel, Head, load_default_model
 from agent.evaluator.merge import AllianceEvaluator
@@ -79,7 +79,6 @@ def test_minimal_format_foreign_labels_and_broken_lines_run_to_the_end(tmp_path,
 
 
 def test_predicted_label_takes_the_most_confident_event_of_the_speakers_label_set():
-    from agent.domain.events import AllianceEvent
 
     events = [
         AllianceEvent(
@@ -188,24 +187,16 @@ def test_the_ordinary_gate_has_ceilings_on_findings_and_on_anything_shown(tmp_pa
 def test_findings_and_possibilities_are_counted_apart_on_ordinary_turns():
     from agent.eval.dataset import LabelledItem
     from agent.eval.harness import Prediction
+    from tests.support.evaluators import missed_withdrawal_repair
 
     def item(i: int, lang: str) -> LabelledItem:
         return LabelledItem(id=str(i), context=[], speaker=Speaker.clinician, text="x", gold_label="none", lang=lang)
 
-    def missed(tentative: bool) -> AllianceEvent:
-        return AllianceEvent(
-            turn=0,
-            speaker=Speaker.clinician,
-            kind=EventKind.missed_repair,
-            rupture=RuptureType.withdrawal,
-            evidence="",
-            confidence=0.7,
-            tentative=tentative,
-        )
-
     predictions = [
-        Prediction(item(0, "en"), "none", [missed(False)], 0.0),  # a finding, though the label stays none
-        Prediction(item(1, "en"), "none", [missed(True)], 0.0),  # a possibility only
+        Prediction(
+            item(0, "en"), "none", [missed_withdrawal_repair(tentative=False)], 0.0
+        ),  # a finding, though the label stays none
+        Prediction(item(1, "en"), "none", [missed_withdrawal_repair(tentative=True)], 0.0),  # a possibility only
         Prediction(item(2, "fr"), "none", [], 0.0),
         Prediction(item(3, "fr"), "none", [], 0.0),
     ]

@@ -20,6 +20,7 @@ from agent.evaluator.calibration import (
     fit_platt,
 )
 from agent.evaluator.detector import load_default_model
+from tests.support.evaluators import missed_withdrawal_repair
 
 
 def _event(speaker: Speaker, confidence: float, source: str = "detector", **labels: object) -> AllianceEvent:
@@ -68,14 +69,7 @@ def test_detector_events_are_calibrated_and_the_judges_are_not(tmp_path) -> None
 def test_every_event_has_a_family_but_a_missed_repair_which_follows_its_rupture() -> None:
     assert family(_event(Speaker.clinician, 0.5, rupture=RuptureType.confrontation)) == "clin_rupture"
     assert family(_event(Speaker.patient, 0.5, rupture=RuptureType.withdrawal)) == "pat_rupture"
-    missed = AllianceEvent(
-        turn=1,
-        speaker=Speaker.clinician,
-        kind=EventKind.missed_repair,
-        rupture=RuptureType.withdrawal,
-        evidence="",
-        confidence=0.7,
-    )
+    missed = missed_withdrawal_repair(turn=1)
     assert family(missed) is None
     assert Calibration().apply(missed) == missed
 

@@ -1,4 +1,4 @@
-"""Fake evaluators' one rule: flag the last turn when it is the given party's, quoting its words."""
+"""Fake evaluators' one rule (flag the last turn when it is the given party's, quoting its words), and stock events."""
 
 from __future__ import annotations
 
@@ -29,3 +29,16 @@ def flag_last_turn(
         **extra,  # type: ignore[arg-type]
     )
     return [event]
+
+
+def missed_withdrawal_repair(turn: int = 0, tentative: bool = False) -> AllianceEvent:
+    """A missed repair after a withdrawal, on a clinician's turn, read with 0.7 confidence."""
+    return AllianceEvent(
+        turn=turn,
+        speaker=Speaker.clinician,
+        kind=EventKind.missed_repair,
+        rupture=RuptureType.withdrawal,
+        evidence="",
+        confidence=0.7,
+        tentative=tentative,
+    )
