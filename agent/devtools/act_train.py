@@ -33,7 +33,8 @@ from agent.domain.taxonomy import Speaker
 from agent.eval.dataset import LabelledItem, read_items
 from agent.eval.harness import label_scores
 from agent.evaluator.acts import ACT_CLASSES, ACT_MODEL_PATH, ActModel, feature_rows, turn_vector
-from agent.evaluator.detector import MAX_SENTENCE_CHARS, Embedder, Head, split_sentences
+from agent.evaluator.detector import MAX_SENTENCE_CHARS, Head, split_sentences
+from agent.llm.embedding import Embedder
 
 CORPORA = REPO_ROOT / "evals" / "corpora"
 SHIPPED_CORPORA = ("bolt.jsonl", "mi_gold.jsonl")

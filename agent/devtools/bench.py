@@ -24,8 +24,9 @@ from agent.domain.session import AlliancePerception, HiddenState, Session
 from agent.domain.taxonomy import Move
 from agent.eval.dataset import read_items
 from agent.eval.harness import percentile, solve
-from agent.evaluator.detector import Detector, Embedder, load_default_model
+from agent.evaluator.detector import Detector, load_default_model
 from agent.llm.backends import build_backend
+from agent.llm.embedding import Embedder
 from agent.patient.engine import PatientEngine
 from agent.persona.loader import resolve_persona
 

@@ -27,12 +27,12 @@ from agent.evaluator.detector import (
     HEADS,
     MODEL_PATH,
     DetectorModel,
-    Embedder,
     Head,
     TurnFeatures,
     featurize,
     score_head,
 )
+from agent.llm.embedding import Embedder
 
 TRAIN_DIR = DATA_DIR / "detector_train"
 LABEL_SETS = {Speaker.clinician: CLINICIAN_LABELS, Speaker.patient: PATIENT_LABELS}

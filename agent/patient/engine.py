@@ -9,6 +9,7 @@ latest hidden state (alliance and emotions) carries the continuity instead.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from agent.domain.taxonomy import EMOTIONS, MOVES, Speaker
 from agent.llm.backends import ChatBackend, retrying
 from agent.llm.prompts import render, template_text
 from agent.llm.structured import FieldWatcher, StructuredOutputError, parse_output, stream_json
+from agent.patient.appraisal import Appraisal, Appraiser
 from agent.patient.guard import LeakGuard, StreamGuard, fallback_reply
 from agent.patient.voice import strip_problems, voice_problems
 from agent.persona.model import Persona
@@ -49,11 +51,15 @@ class PatientEngine:
         self.settings = settings
         self.lang = persona.language
         self.template = f"patient.{self.lang}.md"
+        self.appraiser = Appraiser(persona)
 
-    def state_note(self, session: Session) -> str:
-        """Where the patient stands now: her last alliance and emotions, and how much history was left out."""
+    def state_note(self, session: Session, react: Appraisal | None = None) -> str:
+        """Where the patient stands now: her last alliance and emotions, how much history was left out, and
+        what the learner's last turn does to her when it set off one of the persona's reaction rules."""
         omitted = max(0, len(session.turns) - self.settings.history_turns)
-        return render(f"patient_state.{self.lang}.md", p=self.persona, last=session.last_hidden(), omitted=omitted)
+        return render(
+            f"patient_state.{self.lang}.md", p=self.persona, last=session.last_hidden(), omitted=omitted, react=react
+        )
 
     @property
     def state_last(self) -> bool:
@@ -63,26 +69,26 @@ class PatientEngine:
         templates refuse a system message after the first."""
         return bool(self.backend.prefill)
 
-    def system_prompt(self, session: Session) -> str:
+    def system_prompt(self, session: Session, react: Appraisal | None = None) -> str:
         return render(
             self.template,
             p=self.persona,
-            state="" if self.state_last else self.state_note(session),
+            state="" if self.state_last else self.state_note(session, react),
             full=not self.backend.compact_prompt,
             limit=3 if self.backend.compact_prompt else 100,
             emotions=", ".join(e.value for e in EMOTIONS),
             moves=", ".join(f"`{m.value}` ({lab.name(self.lang)})" for m, lab in MOVES.items()),
         )
 
-    def build_messages(self, session: Session) -> list[BaseMessage]:
-        messages: list[BaseMessage] = [SystemMessage(content=self.system_prompt(session))]
+    def build_messages(self, session: Session, react: Appraisal | None = None) -> list[BaseMessage]:
+        messages: list[BaseMessage] = [SystemMessage(content=self.system_prompt(session, react))]
         for turn in session.turns[-self.settings.history_turns :]:
             if turn.speaker is Speaker.clinician:
                 messages.append(HumanMessage(content=turn.text))
             else:
                 messages.append(AIMessage(content=turn.text))
         if self.state_last:
-            messages.append(SystemMessage(content=self.state_note(session)))
+            messages.append(SystemMessage(content=self.state_note(session, react)))
         return messages
 
     async def prefill(self, session: Session) -> None:
@@ -96,19 +102,24 @@ class PatientEngine:
             return
         await self.backend.model.bind(max_tokens=1).ainvoke([SystemMessage(content=self.system_prompt(session))])
 
-    def leak_guard(self, hidden_monologue: str) -> LeakGuard:
-        """The guard for one turn: its hidden monologue, the persona's secrets, the instructions."""
+    def leak_guard(self, hidden_monologue: str, react: Appraisal | None = None) -> LeakGuard:
+        """The guard for one turn: its hidden monologue, the persona's secrets, the instructions, the rule
+        the turn set off."""
+        rule = [react.rule.when, react.rule.disclose] if react else []
         return LeakGuard.for_turn(
             secrets=[
                 hidden_monologue,
                 self.persona.inner_monologue,
                 template_text(self.template),
                 template_text(f"patient_state.{self.lang}.md"),
+                *[text for text in rule if text],
             ],
             allowed=self.persona.speech.phrasings,
         )
 
-    async def _generate(self, messages: list[BaseMessage], on_token: TokenSink | None) -> tuple[str, str]:
+    async def _generate(
+        self, messages: list[BaseMessage], on_token: TokenSink | None, react: Appraisal | None = None
+    ) -> tuple[str, str]:
         """One generation: returns (full JSON text, text released to the learner)."""
         watcher = FieldWatcher("reply")
         stream_guard: StreamGuard | None = None
@@ -127,7 +138,7 @@ class PatientEngine:
                         # JSON mode and function calling do not enforce key order: with the reply
                         # first, the monologue is unknown, so nothing streams; the final check decides.
                         on_token = None
-                    stream_guard = StreamGuard(self.leak_guard(_partial_monologue(watcher.buffer)))
+                    stream_guard = StreamGuard(self.leak_guard(_partial_monologue(watcher.buffer), react))
                 safe = stream_guard.feed(grown)
                 if safe and on_token is not None:
                     released += safe
@@ -149,7 +160,8 @@ class PatientEngine:
         Raises the backend's error when the model cannot be reached after bounded retries;
         the session is left unchanged so the learner can simply send again.
         """
-        messages = self.build_messages(session)
+        react = await asyncio.to_thread(self.appraiser.appraise, session)  # embeddings: off the event loop
+        messages = self.build_messages(session, react)
         report = GuardReport()
         streamed = ""
         last_error: StructuredOutputError | None = None
@@ -166,18 +178,18 @@ class PatientEngine:
             try:
                 async for retry in retrying(self.settings):
                     with retry:
-                        raw, released = await self._generate(prompt, sink)
+                        raw, released = await self._generate(prompt, sink, react)
                         streamed = streamed or released
             except openai.LengthFinishReasonError:
                 # The model rambled past the token limit: a malformed answer, regenerate.
                 last_error = StructuredOutputError("the answer was cut at the token limit")
                 continue
             try:
-                output = parse_output(raw, PatientTurnOutput)
+                output = _following(parse_output(raw, PatientTurnOutput), react)
             except StructuredOutputError as exc:
                 last_error = exc
                 continue
-            guard = self.leak_guard(output.hidden.inner_monologue)
+            guard = self.leak_guard(output.hidden.inner_monologue, react)
             reasons = guard.reasons(output.reply)
             if not reasons and output.reply.strip():
                 if problems := voice_problems(output.reply, clinician, self.persona.display_name):
@@ -207,6 +219,21 @@ class PatientEngine:
             raise last_error
         report.action = "fallback"
         return PatientTurnResult(fallback, streamed, report, MAX_ATTEMPTS)
+
+
+def _following(output: PatientTurnOutput, react: Appraisal | None) -> PatientTurnOutput:
+    """The model's turn with the hidden state the appraisal settled: the rule's move, alliance and emotions."""
+    if react is None:
+        return output
+    hidden = output.hidden.model_copy(
+        update={
+            "intended_move": react.move,
+            "move_subtype": output.hidden.move_subtype if output.hidden.intended_move is react.move else None,
+            "alliance": react.alliance,
+            "emotions": react.emotions or output.hidden.emotions,
+        }
+    )
+    return output.model_copy(update={"hidden": hidden})
 
 
 def _hidden_came_first(buffer: str) -> bool:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
 
-from agent.domain.taxonomy import ALLIANCE_MAX, ALLIANCE_MIN, Lang
+from agent.domain.taxonomy import ALLIANCE_MAX, ALLIANCE_MIN, Emotion, Lang, Move
 
 
 def _doc(en: str, fr: str, *examples: Any) -> dict[str, Any]:
@@ -123,6 +123,79 @@ class AllianceStart(_Strict):
     goals: int = _score("Agreement on the aims of the visit at the start", "Accord sur les buts de la visite au départ")
     tasks: int = _score("Agreement on who does what at the start", "Accord sur qui fait quoi au départ")
     bond: int = _score("Trust in the clinician at the start", "Confiance envers le clinicien au départ")
+
+
+def _shift(en: str, fr: str) -> Any:
+    return Field(0, ge=-3, le=3, **_doc(f"{en} (-3 to +3).", f"{fr} (-3 à +3).", -1))
+
+
+class AllianceShift(_Strict):
+    goals: int = _shift("Change in agreement on the aims", "Changement de l'accord sur les buts")
+    tasks: int = _shift("Change in agreement on who does what", "Changement de l'accord sur qui fait quoi")
+    bond: int = _shift("Change in trust", "Changement de la confiance")
+
+
+class Reaction(_Strict):
+    """How the patient reacts to one kind of learner turn: read by the appraisal before the model speaks."""
+
+    when: str = Field(
+        **_doc(
+            "What the doctor does, in words.",
+            "Ce que fait le médecin, en mots.",
+            "The doctor refuses the extension flatly, with no reason given.",
+            "Le médecin refuse la prolongation sèchement, sans explication.",
+        )
+    )
+    examples: list[str] = Field(
+        min_length=2,
+        **_doc(
+            "Two to six ways a doctor might say it, in the persona's language. The appraisal matches the "
+            "learner's turn against them (by meaning, not words) and against a generic bank of doctor turns.",
+            "Deux à six façons dont un médecin pourrait le dire, dans la langue du persona. L'évaluation les "
+            "compare au tour de l'apprenant (par le sens, pas les mots) et à une banque générique de tours de médecin.",
+            ["Three months is out of the question."],
+            ["Trois mois, c'est non."],
+        ),
+    )
+    move: Move = Field(
+        **_doc(
+            "What the patient does next: withdrawal, confrontation, repair or none.",
+            "Ce que la personne fait ensuite : withdrawal (retrait), confrontation, repair (réparation) ou none.",
+            "confrontation",
+        )
+    )
+    alliance: AllianceShift = Field(
+        default_factory=AllianceShift,
+        **_doc(
+            "How the alliance moves (added to where it stands, kept within 1-7).",
+            "Comment l'alliance bouge (ajouté à où elle en est, gardé entre 1 et 7).",
+        ),
+    )
+    emotions: list[Emotion] = Field(
+        default_factory=list,
+        max_length=3,
+        **_doc(
+            "What the patient feels then (at most three).",
+            "Ce que la personne ressent alors (trois au plus).",
+            ["anger", "feeling_judged"],
+        ),
+    )
+    disclose: str = Field(
+        "",
+        **_doc(
+            "What the patient will and will not say now (optional).",
+            "Ce que la personne dira ou taira alors (facultatif).",
+            "Defends her psychologist's opinion; says nothing of the crying in the car.",
+            "Défend l'avis de son psychologue; ne dit rien des pleurs dans l'auto.",
+        ),
+    )
+
+    @field_validator("examples")
+    @classmethod
+    def _no_blank_examples(cls, items: list[str]) -> list[str]:
+        if any(not item.strip() for item in items):
+            raise ValueError("examples must not be empty")
+        return items
 
 
 class Persona(_Strict):
@@ -279,6 +352,19 @@ class Persona(_Strict):
         **_doc(
             "Facts disclosed only when asked or when trust is high.",
             "Faits révélés seulement sur question directe ou quand la confiance est haute.",
+        ),
+    )
+    reactions: list[Reaction] = Field(
+        default_factory=list,
+        **_doc(
+            "How the patient reacts to the learner's turns (optional): each rule names a kind of turn, a few "
+            "examples, the move, the change in alliance and the emotions. When a learner's turn matches a rule, "
+            "the hidden state follows it and the model writes the monologue and the reply from it; otherwise "
+            "the model decides alone.",
+            "Comment la personne réagit aux tours de l'apprenant (facultatif) : chaque règle nomme un genre de tour, "
+            "quelques exemples, le mouvement, le changement d'alliance et les émotions. Quand un tour correspond à "
+            "une règle, l'état caché la suit et le modèle écrit le monologue et la réplique à partir d'elle; sinon "
+            "le modèle décide seul.",
         ),
     )
     initial_alliance: AllianceStart = Field(

@@ -1,0 +1,157 @@
+"""The appraisal: the learner's last turn read against the persona's reaction rules, before the model speaks.
+
+A small model decides badly, on its own, whether a blunt refusal should hurt (the probes showed it thanking
+the doctor). So the patient's reaction is settled first, outside the model:
+
+1. Each sentence of the learner's turn is embedded (multilingual-e5-small, `agent.llm.embedding`) and its
+   nearest neighbours are looked up among a generic bank of doctor sentences (`data/stance_bank.yaml`:
+   imposing, dismissing, attuning or neutral, in French and English, written for this) and the persona's
+   own rule examples. Their similarity-weighted vote says whether the sentence ruptures (imposes or
+   dismisses), attunes, or is ordinary talk.
+2. A turn that ruptures picks, among the persona's rules whose move is withdrawal or confrontation, the one
+   whose examples are closest in meaning; a turn that attunes picks among the rules whose move is repair or
+   none. An ordinary turn, or a persona with no rule of that kind, is left to the model, as before.
+3. The chosen rule fixes the hidden state's move, alliance (its shift added to where the alliance stood)
+   and emotions; the model then writes the monologue and the reply from it (`patient_state.*.md`).
+
+The vote is deliberately cautious: a sentence counts only when most of its neighbours agree, and a turn
+that both ruptures and attunes goes with the stronger vote. The evaluator never sees any of this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+
+from agent.domain.session import AlliancePerception, Session
+from agent.domain.taxonomy import ALLIANCE_MAX, ALLIANCE_MIN, Emotion, Lang, Move, Speaker
+from agent.llm.embedding import Embedder, shared_embedder
+from agent.patient.guard import split_sentences
+from agent.persona.model import Persona, Reaction
+
+BANK_PATH = Path(__file__).resolve().parent / "data" / "stance_bank.yaml"
+RUPTURING = "rupturing"
+ATTUNING = "attuning"
+NEUTRAL = "neutral"
+_BANK_CLASSES = {"imposes": RUPTURING, "dismisses": RUPTURING, "attunes": ATTUNING, "neutral": NEUTRAL}
+RUPTURE_MOVES = (Move.withdrawal, Move.confrontation)
+NEIGHBOURS = 7  # neighbours that vote for a sentence
+TEMPERATURE = 0.02  # e5 similarities sit close together: a sharp softmax lets the nearest count more
+MIN_SHARE = 0.6  # a sentence counts as rupturing or attuning only when this share of the vote agrees
+MAX_SENTENCES = 8
+
+
+@dataclass(frozen=True)
+class Appraisal:
+    """The rule a learner's turn set off, and where it leaves the patient."""
+
+    rule: Reaction
+    index: int  # the rule's position in the persona's `reactions`
+    stance: str  # rupturing or attuning
+    share: float  # the vote share of the deciding sentence
+    alliance: AlliancePerception
+    emotions: list[Emotion]
+
+    @property
+    def move(self) -> Move:
+        return self.rule.move
+
+
+@lru_cache(maxsize=1)
+def load_bank(path: Path = BANK_PATH) -> dict[str, list[tuple[str, str]]]:
+    """The generic stance bank, per language: (sentence, class) with class rupturing, attuning or neutral."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    bank: dict[str, list[tuple[str, str]]] = {}
+    for lang, classes in raw.items():
+        bank[lang] = [(text, _BANK_CLASSES[name]) for name, items in classes.items() for text in items]
+    return bank
+
+
+def _unit(rows: NDArray[np.float32]) -> NDArray[np.float32]:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.where(norms > 0, norms, 1.0)
+
+
+def shifted(start: AlliancePerception, rule: Reaction) -> AlliancePerception:
+    def clamp(value: int) -> int:
+        return max(ALLIANCE_MIN, min(ALLIANCE_MAX, value))
+
+    return AlliancePerception(
+        goals=clamp(start.goals + rule.alliance.goals),
+        tasks=clamp(start.tasks + rule.alliance.tasks),
+        bond=clamp(start.bond + rule.alliance.bond),
+    )
+
+
+class Appraiser:
+    """Reads a learner's turn against one persona's reaction rules."""
+
+    def __init__(self, persona: Persona, embedder: Embedder | None = None, bank_path: Path = BANK_PATH):
+        self.persona = persona
+        self.rules = persona.reactions
+        self._embedder = embedder
+        self._bank_path = bank_path
+        self._pool: tuple[NDArray[np.float32], list[str], list[int]] | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = shared_embedder()
+        return self._embedder
+
+    def _vectors(self, texts: list[str]) -> NDArray[np.float32]:
+        return _unit(self.embedder.embed(texts))
+
+    def pool(self) -> tuple[NDArray[np.float32], list[str], list[int]]:
+        """The neighbours: bank sentences of the persona's language, then every rule example (-1: not a rule)."""
+        if self._pool is None:
+            lang: Lang = self.persona.language
+            entries = [(text, cls, -1) for text, cls in load_bank(self._bank_path).get(lang, [])]
+            for index, rule in enumerate(self.rules):
+                cls = RUPTURING if rule.move in RUPTURE_MOVES else ATTUNING
+                entries += [(example, cls, index) for example in rule.examples]
+            vectors = self._vectors([text for text, _, _ in entries])
+            self._pool = (vectors, [cls for _, cls, _ in entries], [index for _, _, index in entries])
+        return self._pool
+
+    def stance(self, text: str) -> tuple[str, float, NDArray[np.float32]]:
+        """The turn's stance (rupturing, attuning or neutral), the deciding share, and its sentence vectors."""
+        sentences = split_sentences(text)[:MAX_SENTENCES] or [text]
+        vectors = self._vectors(sentences)
+        pool, classes, _ = self.pool()
+        best = {RUPTURING: 0.0, ATTUNING: 0.0}
+        for row in vectors @ pool.T:
+            top = np.argsort(row)[::-1][:NEIGHBOURS]
+            weights = np.exp((row[top] - row[top[0]]) / TEMPERATURE)
+            total = float(weights.sum())
+            for cls in best:
+                share = float(sum(w for w, i in zip(weights, top, strict=True) if classes[i] == cls)) / total
+                best[cls] = max(best[cls], share)
+        cls = max(best, key=lambda c: best[c])
+        if best[cls] < MIN_SHARE:
+            return NEUTRAL, max(best.values()), vectors
+        return cls, best[cls], vectors
+
+    def appraise(self, session: Session) -> Appraisal | None:
+        """The rule the learner's last turn sets off, or None (no rules, ordinary talk, or no rule of that kind)."""
+        if not self.rules or not session.turns or session.turns[-1].speaker is not Speaker.clinician:
+            return None
+        stance, share, vectors = self.stance(session.turns[-1].text)
+        if stance == NEUTRAL:
+            return None
+        candidates = [i for i, rule in enumerate(self.rules) if (rule.move in RUPTURE_MOVES) == (stance == RUPTURING)]
+        if not candidates:
+            return None
+        pool, _, owners = self.pool()
+        similarity = (vectors @ pool.T).max(axis=0)
+        index = max(candidates, key=lambda i: max(float(s) for s, o in zip(similarity, owners, strict=True) if o == i))
+        rule = self.rules[index]
+        last = session.last_hidden()
+        start = last.alliance if last else AlliancePerception(**self.persona.initial_alliance.model_dump())
+        emotions = list(rule.emotions) or (list(last.emotions) if last else [])
+        return Appraisal(rule, index, stance, round(share, 3), shifted(start, rule), emotions[:3])
