@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: venv model run test lint typecheck unit e2e e2e-stress browser evalgate checks bench detector calibrate acts clean
+.PHONY: venv model run test lint typecheck unit e2e e2e-stress browser evalgate checks bench detector calibrate acts stance-bank clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.installed: pyproject.toml
@@ -61,6 +61,7 @@ evalgate: venv
 	$(VENV)/bin/alliance eval --dataset evals/datasets/ordinary_en.jsonl evals/datasets/ordinary_fr.jsonl \
 		evals/datasets/ordinary_b_en.jsonl evals/datasets/ordinary_b_fr.jsonl \
 		--evaluator detector --report reports/ordinary --gate evals/thresholds.toml --gate-set ordinary --quiet
+	$(VENV)/bin/alliance appraisal --report reports/appraisal --gate evals/thresholds.toml
 
 # Patients on the embedded model: probe pass rates and the leak suite (reports in reports/checks).
 # Time-boxed so CI stays within its budget; what was not run is reported as such.
@@ -74,6 +75,10 @@ test: lint typecheck unit e2e evalgate checks
 detector: venv
 	$(PY) -m agent.devtools.detector_train --dev evals/datasets/gold_fr_dev.jsonl evals/datasets/gold_en_dev.jsonl
 	$(MAKE) calibrate
+
+# The patient's generic stance bank, embedded once (agent/patient/appraisal.py).
+stance-bank: venv
+	$(PY) -m agent.devtools.stance_bank
 
 # The monitor's confidences and thresholds, fitted on the dev split (agent/evaluator/calibration.py).
 calibrate: venv

@@ -74,6 +74,11 @@ def build_parser(lang: Lang | None = None) -> argparse.ArgumentParser:
     probes.add_argument("--samples", type=int, default=1, help=h("cli.help.probes_samples"))
     probes.add_argument("--per-persona", type=int, default=None, help=h("cli.help.probes_per_persona"))
 
+    appraisal = sub.add_parser("appraisal", help=h("cli.help.appraisal"))
+    appraisal.add_argument("--persona", nargs="*", help=h("cli.help.probes_persona"))
+    appraisal.add_argument("--report", metavar="DIR", help=h("cli.help.probes_report"))
+    appraisal.add_argument("--gate", metavar="TOML", help=h("cli.help.appraisal_gate"))
+
     leaks = sub.add_parser("leaks", help=h("cli.help.leaks"))
     leaks.add_argument("--llm", default=None, help=llm_help)
     leaks.add_argument("--report", metavar="DIR", help=h("cli.help.leaks_report"))
@@ -127,5 +132,8 @@ def _personas(parser: argparse.ArgumentParser, lang: Lang) -> None:
     show = sub.add_parser("show", help=h("cli.help.personas_show"))
     show.add_argument("persona", help=h("cli.help.chat_persona"))
     show.add_argument("--compact", action="store_true", help=h("cli.help.personas_compact"))
+    show.add_argument(
+        "--try", dest="tries", action="append", default=[], metavar="TEXT", help=h("cli.help.personas_try")
+    )
     schema = sub.add_parser("schema", help=h("cli.help.personas_schema", file=SCHEMA_FILE_NAME))
     schema.add_argument("--out", type=Path, default=None, help=h("cli.help.personas_schema_out", file=SCHEMA_FILE_NAME))

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from agent.config import Settings
+from agent.eval.appraisal_check import load_thresholds, run_appraisal
 from agent.eval.probes import run_leaks, run_probes, write
 from agent.i18n.catalog import cli_lang, number, t
 from agent.llm.backends import build_backend
@@ -25,6 +26,22 @@ def run_probes_command(args: argparse.Namespace, settings: Settings) -> int:
     # Pass rates are reported, not gated: one sample of a small model is noise. A probe that
     # cannot run at all (a crash, an unreachable model) is a failure.
     return 1 if errors and len(errors) == len(report.results) else 0
+
+
+def run_appraisal_command(args: argparse.Namespace, settings: Settings) -> int:
+    report = run_appraisal(settings, args.persona)
+    text = report.to_markdown()
+    if args.report:
+        Path(args.report).mkdir(parents=True, exist_ok=True)
+        (Path(args.report) / "appraisal.md").write_text(text, encoding="utf-8")
+    print(text)
+    failures = report.gate(load_thresholds(Path(args.gate))) if args.gate else []
+    for failure in failures:
+        print(
+            t("cli.error", cli_lang(), message=t("cli.check.appraisal_gate", cli_lang(), failure=failure)),
+            file=sys.stderr,
+        )
+    return 1 if failures else 0
 
 
 def run_leaks_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("agent.cli.eval", "run"),
     "probes": ("agent.cli.check", "run_probes_command"),
     "leaks": ("agent.cli.check", "run_leaks_command"),
+    "appraisal": ("agent.cli.check", "run_appraisal_command"),
     "users": ("agent.cli.users", "run"),
     "debrief": ("agent.cli.debrief", "run"),
     "personas": ("agent.cli.personas", "run"),

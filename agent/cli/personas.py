@@ -82,7 +82,34 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     backend = ChatBackend(ScriptedChatModel(), "none", compact_prompt=args.compact)
     engine = PatientEngine(loaded.persona, backend, settings)
     session = Session(persona_id=loaded.id, language=loaded.persona.language, llm=backend.label)
-    print(engine.system_prompt(session))
+    if not args.tries:
+        print(engine.system_prompt(session))
+        return 0
+    lang = cli_lang()
+    for text in args.tries:  # what each learner line would set off, as a first line of the visit
+        trial = Session(persona_id=loaded.id, language=loaded.persona.language, llm=backend.label)
+        trial.add_learner_turn(text)
+        stance, share, _ = engine.appraiser.stance(text)
+        react = engine.appraiser.appraise(trial)
+        print(f"> {text}")
+        if react is None:
+            print("  " + t("cli.personas.try_none", lang, stance=stance, share=f"{share:.2f}"))
+            continue
+        a = react.alliance
+        print(
+            "  "
+            + t(
+                "cli.personas.try_rule",
+                lang,
+                n=react.index + 1,
+                when=react.rule.when,
+                stance=stance,
+                share=f"{share:.2f}",
+                move=react.move.value,
+                alliance=f"{a.goals}/{a.tasks}/{a.bond}",
+                emotions=", ".join(e.value for e in react.emotions) or "-",
+            )
+        )
     return 0
 
 

@@ -69,6 +69,17 @@ class PatientTurnOutput(BaseModel):
     reply: str = Field(description="What the patient says aloud, in character, in the patient's language.")
 
 
+class PatientLine(BaseModel):
+    """The short form a small model writes when the persona's reaction rules settle the hidden state: a thought,
+    then the reply. The move, the alliance and the emotions come from the appraisal (`agent.patient.appraisal`),
+    or carry on unchanged through ordinary talk; fewer tokens before the first word of the reply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inner_monologue: str = Field(description="One short sentence of private thought, first person.")
+    reply: str = Field(description="What the patient says aloud, in character, in the patient's language.")
+
+
 class GuardReport(BaseModel):
     """What the leak guard found in a reply and what it did about it."""
 

@@ -3,10 +3,10 @@
 A small model decides badly, on its own, whether a blunt refusal should hurt (the probes showed it thanking
 the doctor). So the patient's reaction is settled first, outside the model:
 
-1. Each sentence of the learner's turn is embedded (multilingual-e5-small, `agent.llm.embedding`) and its
-   nearest neighbours are looked up among a generic bank of doctor sentences (`data/stance_bank.yaml`:
+1. Each clause of the learner's turn (sentences, cut again at a colon or semicolon) is embedded
+   (multilingual-e5-small, `agent.llm.embedding`) and its nearest neighbours are looked up among a generic bank of doctor sentences (`data/stance_bank.yaml`:
    imposing, dismissing, attuning or neutral, in French and English, written for this) and the persona's
-   own rule examples. Their similarity-weighted vote says whether the sentence ruptures (imposes or
+   own rule examples. Their similarity-weighted vote says whether the clause ruptures (imposes or
    dismisses), attunes, or is ordinary talk.
 2. A turn that ruptures picks, among the persona's rules whose move is withdrawal or confrontation, the one
    whose examples are closest in meaning; a turn that attunes picks among the rules whose move is repair or
@@ -14,12 +14,17 @@ the doctor). So the patient's reaction is settled first, outside the model:
 3. The chosen rule fixes the hidden state's move, alliance (its shift added to where the alliance stood)
    and emotions; the model then writes the monologue and the reply from it (`patient_state.*.md`).
 
-The vote is deliberately cautious: a sentence counts only when most of its neighbours agree, and a turn
-that both ruptures and attunes goes with the stronger vote. The evaluator never sees any of this.
+The vote is deliberately cautious: a clause counts only when most of its neighbours agree, a rupture only
+when the clause is also nearer to impositions (and to this persona's rupture examples) than to plain clinical
+talk, and a turn that both ruptures and attunes goes with the stronger vote. The parameters were chosen on
+the probes written with the rules and the first batch of ordinary turns; the paraphrased probes and the
+second batch measure them (`alliance appraisal`, figures in evals/README.md). The evaluator never sees any of this.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,16 +39,22 @@ from agent.llm.embedding import Embedder, shared_embedder
 from agent.patient.guard import split_sentences
 from agent.persona.model import Persona, Reaction
 
-BANK_PATH = Path(__file__).resolve().parent / "data" / "stance_bank.yaml"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+BANK_PATH = DATA_DIR / "stance_bank.yaml"
+BANK_VECTORS = DATA_DIR / "stance_bank.npz"  # the bank embedded once: `python -m agent.devtools.stance_bank`
 RUPTURING = "rupturing"
 ATTUNING = "attuning"
 NEUTRAL = "neutral"
 _BANK_CLASSES = {"imposes": RUPTURING, "dismisses": RUPTURING, "attunes": ATTUNING, "neutral": NEUTRAL}
 RUPTURE_MOVES = (Move.withdrawal, Move.confrontation)
-NEIGHBOURS = 7  # neighbours that vote for a sentence
+_CLAUSE_BREAK = re.compile(r"\s*[:;]\s+")
+NEIGHBOURS = 7  # neighbours that vote for a clause
 TEMPERATURE = 0.02  # e5 similarities sit close together: a sharp softmax lets the nearest count more
-MIN_SHARE = 0.6  # a sentence counts as rupturing or attuning only when this share of the vote agrees
-MAX_SENTENCES = 8
+MIN_SHARE = 0.6  # a clause counts as rupturing or attuning only when this share of the vote agrees
+RUPTURE_MARGIN = 0.01  # and as rupturing only when closer to a rupturing sentence than to any neutral one by this
+ATTUNE_MARGIN = 0.01  # and as attuning only when at least as close to an attuning sentence as to any neutral one
+MAX_CLAUSES = 10
+EMBED_DIM = 384
 
 
 @dataclass(frozen=True)
@@ -53,13 +64,17 @@ class Appraisal:
     rule: Reaction
     index: int  # the rule's position in the persona's `reactions`
     stance: str  # rupturing or attuning
-    share: float  # the vote share of the deciding sentence
+    share: float  # the vote share of the deciding clause
     alliance: AlliancePerception
     emotions: list[Emotion]
 
     @property
     def move(self) -> Move:
         return self.rule.move
+
+
+def bank_hash(path: Path = BANK_PATH) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @lru_cache(maxsize=1)
@@ -72,9 +87,34 @@ def load_bank(path: Path = BANK_PATH) -> dict[str, list[tuple[str, str]]]:
     return bank
 
 
+def embed_bank(embedder: Embedder, path: Path = BANK_PATH) -> dict[str, NDArray[np.float32]]:
+    """Every bank sentence embedded (unit rows), per language, in `load_bank` order."""
+    return {lang: _unit(embedder.embed([text for text, _ in items])) for lang, items in load_bank(path).items()}
+
+
+def bank_vectors(
+    embedder: Embedder, lang: str, path: Path = BANK_PATH, vectors: Path = BANK_VECTORS
+) -> NDArray[np.float32]:
+    """The bank's vectors for one language: the shipped file when it was built from this very bank, else embedded
+    now (about 15 s for both languages on one core)."""
+    if vectors.exists() and path == BANK_PATH:
+        with np.load(vectors) as shipped:
+            if str(shipped["sha256"]) == bank_hash(path) and lang in shipped:
+                return np.asarray(shipped[lang], dtype=np.float32)
+    return embed_bank(embedder, path).get(lang, np.zeros((0, EMBED_DIM), dtype=np.float32))
+
+
+def clauses(text: str) -> list[str]:
+    """The turn's sentences, cut again at a colon or semicolon ("Let me be blunt: the answer is no."): a preface
+    and what follows it often do different things. Fragments of one word stay with nothing."""
+    parts = [c.strip() for s in split_sentences(text) for c in _CLAUSE_BREAK.split(s)]
+    kept = [c for c in parts if len(c.split()) >= 2]
+    return kept[:MAX_CLAUSES] or [text.strip() or "…"]
+
+
 def _unit(rows: NDArray[np.float32]) -> NDArray[np.float32]:
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return rows / np.where(norms > 0, norms, 1.0)
+    return (rows / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 def shifted(start: AlliancePerception, rule: Reaction) -> AlliancePerception:
@@ -105,34 +145,54 @@ class Appraiser:
         return self._embedder
 
     def _vectors(self, texts: list[str]) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, EMBED_DIM), dtype=np.float32)
         return _unit(self.embedder.embed(texts))
 
     def pool(self) -> tuple[NDArray[np.float32], list[str], list[int]]:
         """The neighbours: bank sentences of the persona's language, then every rule example (-1: not a rule)."""
         if self._pool is None:
             lang: Lang = self.persona.language
-            entries = [(text, cls, -1) for text, cls in load_bank(self._bank_path).get(lang, [])]
+            entries = [(cls, -1) for _, cls in load_bank(self._bank_path).get(lang, [])]
+            examples: list[str] = []
             for index, rule in enumerate(self.rules):
                 cls = RUPTURING if rule.move in RUPTURE_MOVES else ATTUNING
-                entries += [(example, cls, index) for example in rule.examples]
-            vectors = self._vectors([text for text, _, _ in entries])
-            self._pool = (vectors, [cls for _, cls, _ in entries], [index for _, _, index in entries])
+                entries += [(cls, index) for _ in rule.examples]
+                examples += rule.examples
+            vectors = np.vstack([bank_vectors(self.embedder, lang, self._bank_path), self._vectors(examples)])
+            self._pool = (vectors, [cls for cls, _ in entries], [index for _, index in entries])
         return self._pool
 
     def stance(self, text: str) -> tuple[str, float, NDArray[np.float32]]:
-        """The turn's stance (rupturing, attuning or neutral), the deciding share, and its sentence vectors."""
-        sentences = split_sentences(text)[:MAX_SENTENCES] or [text]
-        vectors = self._vectors(sentences)
-        pool, classes, _ = self.pool()
+        """The turn's stance (rupturing, attuning or neutral), the deciding share, and its clause vectors.
+
+        A clause counts as rupturing only when, beyond its vote, it is closer to some rupturing sentence than to
+        every neutral one (by RUPTURE_MARGIN) and at least as close to one of this persona's rupture examples as
+        to every neutral sentence: plain instructions and results, which e5 puts near impositions, stay ordinary.
+        """
+        vectors = self._vectors(clauses(text))
+        pool, classes, owners = self.pool()
+        kinds = np.array(classes)
+        rupturing, attuning, neutral = kinds == RUPTURING, kinds == ATTUNING, kinds == NEUTRAL
+        rule_rupturing = rupturing & (np.array(owners) >= 0)
         best = {RUPTURING: 0.0, ATTUNING: 0.0}
         for row in vectors @ pool.T:
             top = np.argsort(row)[::-1][:NEIGHBOURS]
             weights = np.exp((row[top] - row[top[0]]) / TEMPERATURE)
             total = float(weights.sum())
+            nearest_neutral = float(row[neutral].max()) if neutral.any() else -1.0
             for cls in best:
-                share = float(sum(w for w, i in zip(weights, top, strict=True) if classes[i] == cls)) / total
+                if cls == RUPTURING and not (
+                    float(row[rupturing].max()) - nearest_neutral >= RUPTURE_MARGIN
+                    and rule_rupturing.any()
+                    and float(row[rule_rupturing].max()) >= nearest_neutral
+                ):
+                    continue
+                if cls == ATTUNING and float(row[attuning].max()) - nearest_neutral < ATTUNE_MARGIN:
+                    continue
+                share = float(weights[kinds[top] == cls].sum()) / total
                 best[cls] = max(best[cls], share)
-        cls = max(best, key=lambda c: best[c])
+        cls = RUPTURING if best[RUPTURING] >= best[ATTUNING] else ATTUNING
         if best[cls] < MIN_SHARE:
             return NEUTRAL, max(best.values()), vectors
         return cls, best[cls], vectors

@@ -18,8 +18,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.utils.json import parse_partial_json
 
 from agent.config import Settings
-from agent.domain.session import GuardReport, PatientTurnOutput, Session
-from agent.domain.taxonomy import EMOTIONS, MOVES, Speaker
+from agent.domain.session import AlliancePerception, GuardReport, HiddenState, PatientLine, PatientTurnOutput, Session
+from agent.domain.taxonomy import EMOTIONS, MOVES, Move, Speaker
 from agent.llm.backends import ChatBackend, retrying
 from agent.llm.prompts import render, template_text
 from agent.llm.structured import FieldWatcher, StructuredOutputError, parse_output, stream_json
@@ -52,13 +52,22 @@ class PatientEngine:
         self.lang = persona.language
         self.template = f"patient.{self.lang}.md"
         self.appraiser = Appraiser(persona)
+        # A small model with reaction rules writes only a thought and the reply (`PatientLine`): the rules settle
+        # the rest of the hidden state, and the first word of the reply comes 60-80 tokens sooner.
+        self.short = backend.compact_prompt and bool(persona.reactions)
+        self.output_model: type[PatientTurnOutput | PatientLine] = PatientLine if self.short else PatientTurnOutput
 
     def state_note(self, session: Session, react: Appraisal | None = None) -> str:
         """Where the patient stands now: her last alliance and emotions, how much history was left out, and
         what the learner's last turn does to her when it set off one of the persona's reaction rules."""
         omitted = max(0, len(session.turns) - self.settings.history_turns)
         return render(
-            f"patient_state.{self.lang}.md", p=self.persona, last=session.last_hidden(), omitted=omitted, react=react
+            f"patient_state.{self.lang}.md",
+            p=self.persona,
+            last=session.last_hidden(),
+            omitted=omitted,
+            react=react,
+            short=self.short,
         )
 
     @property
@@ -75,6 +84,7 @@ class PatientEngine:
             p=self.persona,
             state="" if self.state_last else self.state_note(session, react),
             full=not self.backend.compact_prompt,
+            short=self.short,
             limit=3 if self.backend.compact_prompt else 100,
             emotions=", ".join(e.value for e in EMOTIONS),
             moves=", ".join(f"`{m.value}` ({lab.name(self.lang)})" for m, lab in MOVES.items()),
@@ -98,9 +108,28 @@ class PatientEngine:
         serves another prompt); the system prompt holds no per-turn state for it (`state_last`), so the
         persona part stays cached from turn to turn and across visits.
         """
+        await asyncio.to_thread(self.appraiser.pool)  # the reaction rules' examples, embedded once per visit
         if not self.backend.prefill:
             return
         await self.backend.model.bind(max_tokens=1).ainvoke([SystemMessage(content=self.system_prompt(session))])
+
+    def _completed(
+        self, answer: PatientTurnOutput | PatientLine, session: Session, react: Appraisal | None
+    ) -> PatientTurnOutput:
+        """The whole turn: the model's, with the state the rules settled; or, for the short form, the thought and
+        the reply around that state (ordinary talk: the move is none and the alliance and emotions carry on)."""
+        if isinstance(answer, PatientTurnOutput):
+            return _following(answer, react)
+        last = session.last_hidden()
+        start = self.persona.initial_alliance
+        alliance = last.alliance if last else AlliancePerception(goals=start.goals, tasks=start.tasks, bond=start.bond)
+        hidden = HiddenState(
+            inner_monologue=answer.inner_monologue,
+            emotions=react.emotions if react else (list(last.emotions) if last else []),
+            alliance=react.alliance if react else alliance,
+            intended_move=react.move if react else Move.none,
+        )
+        return PatientTurnOutput(hidden=hidden, reply=answer.reply)
 
     def leak_guard(self, hidden_monologue: str, react: Appraisal | None = None) -> LeakGuard:
         """The guard for one turn: its hidden monologue, the persona's secrets, the instructions, the rule
@@ -127,7 +156,7 @@ class PatientEngine:
         released = ""
         try:
             async for delta in stream_json(
-                self.backend, messages, PatientTurnOutput, "patient_turn", self.settings.max_reply_tokens
+                self.backend, messages, self.output_model, "patient_turn", self.settings.max_reply_tokens
             ):
                 raw += delta
                 grown = watcher.feed(delta)
@@ -185,7 +214,7 @@ class PatientEngine:
                 last_error = StructuredOutputError("the answer was cut at the token limit")
                 continue
             try:
-                output = _following(parse_output(raw, PatientTurnOutput), react)
+                output = self._completed(parse_output(raw, self.output_model), session, react)
             except StructuredOutputError as exc:
                 last_error = exc
                 continue
@@ -237,8 +266,8 @@ def _following(output: PatientTurnOutput, react: Appraisal | None) -> PatientTur
 
 
 def _hidden_came_first(buffer: str) -> bool:
-    hidden, reply = buffer.find('"hidden"'), buffer.find('"reply"')
-    return 0 <= hidden < reply and '"inner_monologue"' in buffer[hidden:reply]
+    monologue, reply = buffer.find('"inner_monologue"'), buffer.find('"reply"')
+    return 0 <= monologue < reply
 
 
 def _partial_monologue(buffer: str) -> str:
@@ -246,6 +275,8 @@ def _partial_monologue(buffer: str) -> str:
         partial = parse_partial_json(buffer)
     except ValueError:
         return ""
-    hidden = partial.get("hidden") if isinstance(partial, dict) else None
+    if not isinstance(partial, dict):
+        return ""
+    hidden = partial.get("hidden", partial)  # the whole turn nests it; the short form does not
     monologue = hidden.get("inner_monologue") if isinstance(hidden, dict) else None
     return monologue if isinstance(monologue, str) else ""

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from agent.domain.language import guess_language
-from agent.domain.taxonomy import LANGS, Lang
+from agent.domain.taxonomy import LANGS, Lang, Move
 from agent.i18n.catalog import t
 from agent.patient.voice import voice_problems
 from agent.persona.loader import LoadedPersona, PersonaError, compose_nodes, line_of, read_persona_text
@@ -66,6 +66,10 @@ def _text_fields(loaded: LoadedPersona) -> Iterator[tuple[tuple[str | int, ...],
             yield (name, i), item
     for i, fact in enumerate(p.guarded_facts):
         yield ("guarded_facts", i, "fact"), fact.fact
+    for i, rule in enumerate(p.reactions):
+        yield ("reactions", i, "when"), rule.when
+        for j, example in enumerate(rule.examples):
+            yield ("reactions", i, "examples", j), example
 
 
 def lint_persona(loaded: LoadedPersona, lang: Lang = "en") -> list[LintWarning]:
@@ -88,6 +92,12 @@ def lint_persona(loaded: LoadedPersona, lang: Lang = "en") -> list[LintWarning]:
         warn(("inner_monologue",), t("persona.lint.thin_monologue", lang, minimum=MIN_MONOLOGUE_WORDS))
     if not p.guarded_facts:
         warn(("guarded_facts",), t("persona.lint.no_guarded_fact", lang))
+    if not p.reactions:
+        warn(("reactions",), t("persona.lint.no_reactions", lang))
+    for i, rule in enumerate(p.reactions):
+        rupture = rule.move in (Move.withdrawal, Move.confrontation)
+        if (rupture and rule.alliance.bond > 0) or (not rupture and rule.alliance.bond < 0):
+            warn(("reactions", i, "alliance"), t("persona.lint.reaction_direction", lang, move=rule.move.value))
 
     lang_in_name = loaded.id.rsplit(".", 1)[-1] if "." in loaded.id else None
     if lang_in_name in LANGS and lang_in_name != p.language:

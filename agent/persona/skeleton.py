@@ -46,6 +46,9 @@ def _model_lines(model: type[BaseModel], lang: Lang, indent: str = "") -> list[s
         nested, is_list = nested_model(info)
         if name == "language":
             lines.append(f"{indent}{key}: {lang}")
+        elif name == "reactions":  # optional, and a placeholder rule could not validate: an example to uncomment
+            lines += [f"{indent}# {line}" for line in t("persona.skeleton.reaction_example", lang).splitlines()]
+            lines.append(f"{indent}{key}: []")
         elif name in _FIXED:
             lines.append(f"{indent}{key}: {json.dumps(_FIXED[name])}")
         elif nested is not None:

@@ -150,8 +150,8 @@ async def _open_conversation(loaded: LoadedPersona, lang: Lang, stored: StoredSe
     version = stored.version if stored is not None else 0
     live = LIVE.open(LiveVisit(cl.context.session.thread_id, owner, conversation, view, version))
     cl.user_session.set("live", live)
-    if live.conversation is conversation and backend.prefill:
-        conversation.start_prefill()
+    if live.conversation is conversation:
+        conversation.start_prefill()  # the reaction rules, and a local model's prompt cache
     await _send_settings()
     return live
 

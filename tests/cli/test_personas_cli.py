@@ -50,7 +50,7 @@ def test_schema_file_is_in_sync_with_the_model() -> None:
 
 def test_schema_documents_every_field_in_both_languages() -> None:
     schema = json.loads(schema_text())
-    nodes = [schema["properties"], *(d["properties"] for d in schema["$defs"].values())]
+    nodes = [schema["properties"], *(d["properties"] for d in schema["$defs"].values() if "properties" in d)]  # not enums
     for properties in nodes:
         for name, prop in properties.items():
             if name == "$schema":
@@ -209,6 +209,19 @@ def test_lint_flags_a_case_brief_that_gives_away_the_hidden_state(tmp_path: Path
     monologue_words = " ".join(data["inner_monologue"].split()[10:18])
     warnings = _lint(_persona_file(tmp_path, "told2.en.yaml", {"case_brief": f"She says: {monologue_words}."}))
     assert any("gives away the inner monologue" in w for w in warnings), warnings
+
+
+def test_lint_flags_no_reaction_rules_and_a_rule_that_moves_the_bond_the_wrong_way(tmp_path: Path) -> None:
+    warnings = _lint(_persona_file(tmp_path, "unruled.en.yaml", {"reactions": []}))
+    assert any("reactions: " in w and "no reaction rules" in w for w in warnings)
+    backwards = {
+        "when": "The doctor refuses flatly.",
+        "examples": ["No.", "That's final."],
+        "move": "confrontation",
+        "alliance": {"bond": 2},
+    }
+    warnings = _lint(_persona_file(tmp_path, "backwards.en.yaml", {"reactions": [backwards]}))
+    assert any("reactions.0.alliance" in w and "the wrong way" in w for w in warnings)
 
 
 def test_lint_flags_template_syntax_and_placeholders(tmp_path: Path) -> None:
