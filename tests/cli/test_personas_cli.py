@@ -50,7 +50,10 @@ def test_schema_file_is_in_sync_with_the_model() -> None:
 
 def test_schema_documents_every_field_in_both_languages() -> None:
     schema = json.loads(schema_text())
-    nodes = [schema["properties"], *(d["properties"] for d in schema["$defs"].values() if "properties" in d)]  # not enums
+    nodes = [
+        schema["properties"],
+        *(d["properties"] for d in schema["$defs"].values() if "properties" in d),
+    ]  # not enums
     for properties in nodes:
         for name, prop in properties.items():
             if name == "$schema":
