@@ -94,6 +94,12 @@ async def _chat(args: argparse.Namespace, settings: Settings, lines: TextIO, out
                 out.write(f"[{outcome.error}]\n")
         elif args.jsonl:
             _emit(out, {"type": "patient_reply", "turn": outcome.patient_turn.id, "text": outcome.patient_turn.text})
+            if (hidden := outcome.patient_turn.hidden) is not None:
+                # For scripts and faculty checking a persona: the move and the alliance, never the monologue
+                # (that stays in --transcript-out, for the debrief).
+                state = {"move": hidden.intended_move.value, "alliance": hidden.alliance.model_dump()}
+                state["emotions"] = [e.value for e in hidden.emotions]
+                _emit(out, {"type": "patient_state", "turn": outcome.patient_turn.id, **state})
         elif not interactive or outcome.streamed != outcome.patient_turn.text:
             out.write(("\n" if outcome.streamed else "") + outcome.patient_turn.text + "\n")
         else:

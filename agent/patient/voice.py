@@ -17,7 +17,9 @@ import unicodedata
 
 # Assistant-speak: phrases a patient never says to her doctor.
 ASSISTANT = re.compile(
-    r"\bmerci (beaucoup )?(pour|de) (votre|ta) (compréhension|question|patience|aide)\b"
+    r"\bmerci( beaucoup| encore| bien)? (pour|de) (votre|ta) (compréhension|question|patience|aide)\b"
+    r"|\bpour vous (aider|être utile)\b"
+    r"|\b(je suis|je serai|je serais|je reste) (là|disponible) pour vous\b"
     r"|\bcomment (puis-je|est-ce que je peux|pourrais-je) vous (aider|être utile|assister)\b"
     r"|\ben tant qu(e |')(ia|intelligence artificielle|assistant|modèle|patient simulé)\b"
     r"|\bje suis (un |une |l')?(assistant|ia\b|intelligence artificielle|modèle de langage)"
@@ -26,12 +28,13 @@ ASSISTANT = re.compile(
     r"|\b(je|j')\s?(vais|peux|pourrais|voudrais) (essayer de )?vous aider\b"
     r"|\bje ne (peux|pourrai) pas vous aider\b"
     r"|\bsi vous avez besoin de (quoi que ce soit|quelque chose)\b"
-    r"|\bthank you (so much )?for your (understanding|question|patience)\b"
+    r"|\bthank you (again |so much )?for your (understanding|question|patience)\b"
     r"|\bhow (can|may) i (help|assist) you\b"
     r"|\bas an (ai|assistant|artificial intelligence|language model)\b"
     r"|\bi(?:'m| am) (an |your )?(ai|assistant|language model)\b"
     r"|\bfeel free to (ask|reach out|contact)\b"
     r"|\bi(?:'m| am) here to help\b"
+    r"|\bwhat (else )?can i do (for|to help) you\b"
     r"|\bi(?:'ll| will| can| could) (try to )?help you\b"
     r"|\bi can(?:'t|not) help you with\b"
     r"|\blet me know if you need\b",

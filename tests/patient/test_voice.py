@@ -41,6 +41,12 @@ IMPOSING_FR = "Écoutez, votre scanner est normal. Vous devez retourner au trava
         "Je suis désolé, mais je ne peux pas vous aider avec ça.",
         "Sure. Let me know if you need anything else.",
         "Bonjour, M. Lavoie.",
+        # `alliance chat --persona bertrand.fr --llm local`, 2026-12-06 (fourth session).
+        "J'ai compris, merci. Si vous me demandez ce que je peux faire pour vous aider, je vous serai là pour vous aider.",
+        "Merci encore pour votre compréhension.",
+        "Je serai là pour vous si vous avez des questions.",
+        "Thank you again for your patience.",
+        "What else can I do for you?",
     ],
 )
 def test_replies_that_are_not_the_patients_voice_are_caught(reply: str) -> None:
@@ -58,6 +64,8 @@ def test_replies_that_are_not_the_patients_voice_are_caught(reply: str) -> None:
         "Merci, docteur. Ça me rassure.",
         "Bonjour, docteur. Mme Bertrand, oui, c'est moi.",
         "Pouvez-vous m'aider à comprendre ce qui se passe ?",
+        "Mon chum fait tout pour m'aider, mais il travaille de nuit.",
+        "Thank you for listening to me, doctor.",
     ],
 )
 def test_ordinary_patient_talk_passes(reply: str) -> None:
