@@ -97,7 +97,10 @@ async def _chat(args: argparse.Namespace, settings: Settings, lines: TextIO, out
             if (hidden := outcome.patient_turn.hidden) is not None:
                 # For scripts and faculty checking a persona: the move and the alliance, never the monologue
                 # (that stays in --transcript-out, for the debrief).
-                state = {"move": hidden.intended_move.value, "alliance": hidden.alliance.model_dump()}
+                state: dict[str, object] = {
+                    "move": hidden.intended_move.value,
+                    "alliance": hidden.alliance.model_dump(),
+                }
                 state["emotions"] = [e.value for e in hidden.emotions]
                 _emit(out, {"type": "patient_state", "turn": outcome.patient_turn.id, **state})
         elif not interactive or outcome.streamed != outcome.patient_turn.text:

@@ -70,14 +70,15 @@ class PatientTurnOutput(BaseModel):
 
 
 class PatientLine(BaseModel):
-    """The short form a small model writes when the persona's reaction rules settle the hidden state: a thought,
-    then the reply. The move, the alliance and the emotions come from the appraisal (`agent.patient.appraisal`),
-    or carry on unchanged through ordinary talk; fewer tokens before the first word of the reply."""
+    """The short form a small model writes when the persona's reaction rules settle the hidden state: the reply,
+    then the thought behind it. The move, the alliance and the emotions come from the appraisal, made before the
+    model speaks (`agent.patient.appraisal`), or carry on unchanged through ordinary talk; the reply starts at
+    the first tokens (field order is generation order under a JSON schema)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    inner_monologue: str = Field(description="One short sentence of private thought, first person.")
     reply: str = Field(description="What the patient says aloud, in character, in the patient's language.")
+    inner_monologue: str = Field(description="One short sentence: the private thought behind the reply.")
 
 
 class GuardReport(BaseModel):

@@ -52,8 +52,8 @@ class PatientEngine:
         self.lang = persona.language
         self.template = f"patient.{self.lang}.md"
         self.appraiser = Appraiser(persona)
-        # A small model with reaction rules writes only a thought and the reply (`PatientLine`): the rules settle
-        # the rest of the hidden state, and the first word of the reply comes 60-80 tokens sooner.
+        # A small model with reaction rules writes only the reply, then the thought behind it (`PatientLine`): the
+        # rules settle the rest of the hidden state before it speaks, and the reply starts at the first tokens.
         self.short = backend.compact_prompt and bool(persona.reactions)
         self.output_model: type[PatientTurnOutput | PatientLine] = PatientLine if self.short else PatientTurnOutput
 
@@ -163,9 +163,11 @@ class PatientEngine:
                 if not grown:
                     continue
                 if stream_guard is None:
-                    if not _hidden_came_first(watcher.buffer):
+                    if not self.short and not _hidden_came_first(watcher.buffer):
                         # JSON mode and function calling do not enforce key order: with the reply
                         # first, the monologue is unknown, so nothing streams; the final check decides.
+                        # (The short form puts the reply first on purpose: its thought, written after,
+                        # cannot be in it, and the persona's secrets and the rule are known.)
                         on_token = None
                     stream_guard = StreamGuard(self.leak_guard(_partial_monologue(watcher.buffer), react))
                 safe = stream_guard.feed(grown)

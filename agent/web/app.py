@@ -29,6 +29,7 @@ from agent.feedback.monitor import CoachingLevel
 from agent.i18n.catalog import number, t, ui_lang
 from agent.llm import redaction
 from agent.llm.backends import BackendError, ChatBackend, build_backend
+from agent.patient.warmup import warm_personas
 from agent.persona.loader import LoadedPersona, load_library
 from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import SessionStore, StorageError, StoredSession, database_url
@@ -46,6 +47,7 @@ auth.install()
 local_mode = auth.local_mode
 _backend: ChatBackend | None = None
 _backend_lock = asyncio.Lock()
+_background: set[asyncio.Task[int]] = set()  # the start's warm-up, kept referenced until done
 OPENING_WAIT_S = 180.0  # a message sent while the chat opens waits this long at most (the model may be loading)
 
 # A message over Engine.IO's 1 MB default closed the learner's socket with nothing said. The transport now
@@ -112,6 +114,11 @@ async def app_startup() -> None:
             _backend = build_backend(settings)
         except (BackendError, OSError):
             logging.getLogger(__name__).exception("embedded model not loaded at startup")
+        else:  # every patient's prompt processed once, in the background (agent/patient/warmup.py)
+            personas = list(load_library(settings.personas_dir).personas.values())
+            task = asyncio.create_task(warm_personas(_backend, personas, settings))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
 
 
 @cl.set_chat_profiles

@@ -111,9 +111,16 @@ def test_chat_in_english_without_evaluator(monkeypatch: pytest.MonkeyPatch, caps
         "none",
     )
     assert status == 0
-    assert [line["type"] for line in lines] == ["session_start", "patient_reply", "session_end"]
+    assert [line["type"] for line in lines] == ["session_start", "patient_reply", "patient_state", "session_end"]
     assert lines[0]["language"] == "en"
     assert lines[1]["text"].startswith("Hello doctor")  # the fake model answers in the persona's language
+    state = lines[2]  # the move, the alliance and the emotions, for scripts: never the monologue
+    assert state["move"] in {"none", "withdrawal", "confrontation", "repair"} and set(state["alliance"]) == {
+        "goals",
+        "tasks",
+        "bond",
+    }
+    assert "inner_monologue" not in json.dumps(lines)
 
 
 def test_chat_plain_text_mode_prints_the_brief_and_the_replies(

@@ -211,6 +211,7 @@ def test_the_real_bertrand_rules_on_words_they_were_not_written_for(
 # --------------------------------------------------------------------------- in the engine
 
 IMPOSED = "Écoutez, votre scanner est normal. Vous devez retourner au travail lundi."
+LONG_REPLY = "Ah. D'accord, si vous le dites. Je vais essayer lundi, mais j'ai encore mal dès que je regarde un écran."
 
 
 def _engine(
@@ -229,14 +230,18 @@ async def test_a_small_model_writes_only_a_thought_and_the_reply_and_the_rule_se
 
     def respond(messages: Sequence[BaseMessage]) -> str:
         seen.append(messages)
-        return json.dumps(
-            {"inner_monologue": "Lundi? Il ne m'a rien demandé.", "reply": "Ah. D'accord, si vous le dites."}
-        )
+        return json.dumps({"reply": LONG_REPLY, "inner_monologue": "Lundi? Il ne m'a rien demandé."})
 
     engine = _engine(persona_fr, settings, respond, compact=True)
     assert engine.short and engine.output_model is PatientLine
     session = _session(persona_fr, IMPOSED)
-    result = await engine.respond(session)
+    tokens: list[str] = []
+
+    async def sink(token: str) -> None:
+        tokens.append(token)
+
+    result = await engine.respond(session, sink)
+    assert len(tokens) > 1 and "".join(tokens) == result.streamed == result.output.reply  # reply first: it streams
     hidden = result.output.hidden
     react = engine.appraiser.appraise(session)
     assert react is not None and hidden.intended_move is react.move in (Move.withdrawal, Move.confrontation)
