@@ -29,6 +29,7 @@ from agent.patient.voice import strip_problems, voice_problems
 from agent.persona.model import Persona
 
 TokenSink = Callable[[str], Awaitable[None]]
+SHORT_MAX_TOKENS = 320
 MAX_ATTEMPTS = 3  # one generation plus two regenerations (malformed output or a leak)
 
 
@@ -56,6 +57,8 @@ class PatientEngine:
         # rules settle the rest of the hidden state before it speaks, and the reply starts at the first tokens.
         self.short = backend.compact_prompt and bool(persona.reactions)
         self.output_model: type[PatientTurnOutput | PatientLine] = PatientLine if self.short else PatientTurnOutput
+        # A reply of a few sentences and a one-sentence thought: a small model that rambles is cut sooner.
+        self.max_tokens = min(SHORT_MAX_TOKENS, settings.max_reply_tokens) if self.short else settings.max_reply_tokens
 
     def state_note(self, session: Session, react: Appraisal | None = None) -> str:
         """Where the patient stands now: her last alliance and emotions, how much history was left out, and
@@ -155,9 +158,7 @@ class PatientEngine:
         raw = ""
         released = ""
         try:
-            async for delta in stream_json(
-                self.backend, messages, self.output_model, "patient_turn", self.settings.max_reply_tokens
-            ):
+            async for delta in stream_json(self.backend, messages, self.output_model, "patient_turn", self.max_tokens):
                 raw += delta
                 grown = watcher.feed(delta)
                 if not grown:
@@ -174,6 +175,11 @@ class PatientEngine:
                 if safe and on_token is not None:
                     released += safe
                     await on_token(safe)
+        except openai.LengthFinishReasonError:
+            if not (self.short and released):
+                raise
+            # The short form's reply was shown as it came and the model then rambled: keep what it wrote
+            # (`_salvaged`) rather than take back words the learner has read.
         except Exception as exc:
             if released:
                 raise StreamInterrupted(str(exc)) from exc
@@ -218,8 +224,11 @@ class PatientEngine:
             try:
                 output = self._completed(parse_output(raw, self.output_model), session, react)
             except StructuredOutputError as exc:
-                last_error = exc
-                continue
+                salvaged = _salvaged(raw) if self.short and streamed else None
+                if salvaged is None:
+                    last_error = exc
+                    continue
+                output = self._completed(salvaged, session, react)
             guard = self.leak_guard(output.hidden.inner_monologue, react)
             reasons = guard.reasons(output.reply)
             if not reasons and output.reply.strip():
@@ -270,6 +279,24 @@ def _following(output: PatientTurnOutput, react: Appraisal | None) -> PatientTur
 def _hidden_came_first(buffer: str) -> bool:
     monologue, reply = buffer.find('"inner_monologue"'), buffer.find('"reply"')
     return 0 <= monologue < reply
+
+
+def _salvaged(raw: str) -> PatientLine | None:
+    """A short-form answer cut at the token limit after its reply was shown: the reply up to its last whole
+    sentence (all of it if none ended), and whatever thought was written."""
+    try:
+        partial = parse_partial_json(raw)
+    except ValueError:
+        return None
+    reply = partial.get("reply") if isinstance(partial, dict) else None
+    if not isinstance(reply, str) or not reply.strip():
+        return None
+    ended = max(reply.rfind(mark) for mark in ".!?…")
+    thought = partial.get("inner_monologue")
+    return PatientLine(
+        reply=reply[: ended + 1] if ended > 0 else reply,
+        inner_monologue=thought if isinstance(thought, str) and thought.strip() else "…",
+    )
 
 
 def _partial_monologue(buffer: str) -> str:

@@ -288,3 +288,21 @@ async def test_a_reply_that_recites_the_rule_is_caught(persona_fr: Persona, sett
     result = await engine.respond(session)
     assert react.rule.when not in result.output.reply
     assert result.guard.leaked and result.output.reply
+
+
+async def test_a_short_answer_cut_after_its_reply_was_shown_keeps_the_reply_to_its_last_sentence(
+    persona_fr: Persona,  # noqa: F811
+    settings: Settings,
+) -> None:
+    cut = '{"reply": "Correct. D\'accord, je vais y retourner lundi, si c\'est ce que vous voulez. Mais j\'ai encore'
+    engine = _engine(persona_fr, settings, lambda _: cut, compact=True)
+    tokens: list[str] = []
+
+    async def sink(token: str) -> None:
+        tokens.append(token)
+
+    result = await engine.respond(_session(persona_fr, IMPOSED), sink)
+    assert tokens and result.attempts == 1  # nothing taken back, no second generation
+    assert result.output.reply == "Correct. D'accord, je vais y retourner lundi, si c'est ce que vous voulez."
+    assert result.output.hidden.intended_move in (Move.withdrawal, Move.confrontation)
+    assert result.output.hidden.inner_monologue == "…"
