@@ -294,7 +294,7 @@ async def test_a_short_answer_cut_after_its_reply_was_shown_keeps_the_reply_to_i
     persona_fr: Persona,  # noqa: F811
     settings: Settings,
 ) -> None:
-    cut = '{"reply": "Correct. D\'accord, je vais y retourner lundi, si c\'est ce que vous voulez. Mais j\'ai encore'
+    cut = "{\"reply\": \"Correct. D'accord, je vais y retourner lundi, si c'est ce que vous voulez. Mais j'ai encore"
     engine = _engine(persona_fr, settings, lambda _: cut, compact=True)
     tokens: list[str] = []
 
