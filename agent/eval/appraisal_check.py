@@ -82,9 +82,9 @@ class AppraisalReport:
             lines.append(f"- bond held after a repair: {sum(bonds)} of {len(bonds)}")
         for what, words in (("rupture", "set off a rupture rule"), ("attune", "set off a repair-or-none rule")):
             lines.append(
-                f"- ordinary clinician turns that {words}: {self.ordinary_rate(what):.1%} (first batch, which the "
-                f"parameters were chosen on: {self.ordinary_rate(what, 'a'):.1%}; second batch: "
-                f"{self.ordinary_rate(what, 'b'):.1%})"
+                f"- ordinary clinician turns that {words}: {self.ordinary_rate(what):.1%} (first batch "
+                f"{self.ordinary_rate(what, 'a'):.1%}, second batch {self.ordinary_rate(what, 'b'):.1%}; the "
+                "parameters were chosen on the French first batch: evals/DATA.md)"
             )
         lines += ["", "| persona | rupture rule set off | repair-or-none rule set off |", "|---|---|---|"]
         for persona in sorted({r[0] for r in self.ordinary}):
