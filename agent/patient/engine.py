@@ -136,11 +136,15 @@ class PatientEngine:
 
     def leak_guard(self, hidden_monologue: str, react: Appraisal | None = None) -> LeakGuard:
         """The guard for one turn: its hidden monologue, the persona's secrets, the instructions, the rule
-        the turn set off."""
+        the turn set off.
+
+        In the short form the thought is written after the reply: whatever it shares with the reply came from
+        the reply, so it is no secret of this reply (the leak suite caught a thought that quoted its own reply
+        as a "leak"). Earlier thoughts are never in a small model's prompt, so it cannot recite them."""
         rule = [react.rule.when, react.rule.disclose] if react else []
         return LeakGuard.for_turn(
             secrets=[
-                hidden_monologue,
+                "" if self.short else hidden_monologue,
                 self.persona.inner_monologue,
                 template_text(self.template),
                 template_text(f"patient_state.{self.lang}.md"),

@@ -306,3 +306,17 @@ async def test_a_short_answer_cut_after_its_reply_was_shown_keeps_the_reply_to_i
     assert result.output.reply == "Correct. D'accord, je vais y retourner lundi, si c'est ce que vous voulez."
     assert result.output.hidden.intended_move in (Move.withdrawal, Move.confrontation)
     assert result.output.hidden.inner_monologue == "…"
+
+
+async def test_a_thought_that_quotes_its_own_reply_is_no_leak_but_the_persona_monologue_still_is(
+    persona_fr: Persona,  # noqa: F811
+    settings: Settings,
+) -> None:
+    reply = "Je me sens coincée, je veux juste qu'on me croie quand je dis que j'ai mal."
+    echoing = json.dumps({"reply": reply, "inner_monologue": f"Je lui ai dit : {reply}"}, ensure_ascii=False)
+    engine = _engine(persona_fr, settings, lambda _: echoing, compact=True)
+    result = await engine.respond(_session(persona_fr, "Qu'est-ce que vous pensez, là, au fond?"))
+    assert result.output.reply == reply and not result.guard.leaked
+    assert not engine.leak_guard(result.output.hidden.inner_monologue).reasons(reply)  # the leak suite's re-check
+    secret = " ".join(persona_fr.inner_monologue.split()[:12])
+    assert engine.leak_guard(result.output.hidden.inner_monologue).reasons(f"Bon. {secret}")
