@@ -117,6 +117,12 @@ def _unit(rows: NDArray[np.float32]) -> NDArray[np.float32]:
     return (rows / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
+def standing(persona: Persona, session: Session) -> AlliancePerception:
+    """Where the alliance stands before this turn: the last hidden state's, else the persona's starting one."""
+    last = session.last_hidden()
+    return last.alliance if last else AlliancePerception(**persona.initial_alliance.model_dump())
+
+
 def shifted(start: AlliancePerception, rule: Reaction) -> AlliancePerception:
     def clamp(value: int) -> int:
         return max(ALLIANCE_MIN, min(ALLIANCE_MAX, value))
@@ -212,6 +218,7 @@ class Appraiser:
         index = max(candidates, key=lambda i: max(float(s) for s, o in zip(similarity, owners, strict=True) if o == i))
         rule = self.rules[index]
         last = session.last_hidden()
-        start = last.alliance if last else AlliancePerception(**self.persona.initial_alliance.model_dump())
         emotions = list(rule.emotions) or (list(last.emotions) if last else [])
-        return Appraisal(rule, index, stance, round(share, 3), shifted(start, rule), emotions[:3])
+        return Appraisal(
+            rule, index, stance, round(share, 3), shifted(standing(self.persona, session), rule), emotions[:3]
+        )

@@ -18,12 +18,12 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.utils.json import parse_partial_json
 
 from agent.config import Settings
-from agent.domain.session import AlliancePerception, GuardReport, HiddenState, PatientLine, PatientTurnOutput, Session
+from agent.domain.session import GuardReport, HiddenState, PatientLine, PatientTurnOutput, Session
 from agent.domain.taxonomy import EMOTIONS, MOVES, Move, Speaker
 from agent.llm.backends import ChatBackend, retrying
 from agent.llm.prompts import render, template_text
 from agent.llm.structured import FieldWatcher, StructuredOutputError, parse_output, stream_json
-from agent.patient.appraisal import Appraisal, Appraiser
+from agent.patient.appraisal import Appraisal, Appraiser, standing
 from agent.patient.guard import LeakGuard, StreamGuard, fallback_reply
 from agent.patient.voice import strip_problems, voice_problems
 from agent.persona.model import Persona
@@ -124,12 +124,10 @@ class PatientEngine:
         if isinstance(answer, PatientTurnOutput):
             return _following(answer, react)
         last = session.last_hidden()
-        start = self.persona.initial_alliance
-        alliance = last.alliance if last else AlliancePerception(goals=start.goals, tasks=start.tasks, bond=start.bond)
         hidden = HiddenState(
             inner_monologue=answer.inner_monologue,
             emotions=react.emotions if react else (list(last.emotions) if last else []),
-            alliance=react.alliance if react else alliance,
+            alliance=react.alliance if react else standing(self.persona, session),
             intended_move=react.move if react else Move.none,
         )
         return PatientTurnOutput(hidden=hidden, reply=answer.reply)
