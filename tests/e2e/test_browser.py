@@ -45,7 +45,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
         pytest.fail("Debian's chromium is missing: run `make browser` (the e2e target does)")
     work = tmp_path_factory.mktemp("e2e")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with running(serve_stub(work / "stub.log", "--latency", "patient_turn=1.5")) as stub:
+    with running(serve_stub(work / "stub.log", "--latency", "patient_turn=2.5")) as stub:
         env = stub_env(stub, work / "data", OPENAI_API_KEY=KEY)
         with running(serve_chainlit("agent/web/app.py", env, SHOTS / "app.log")) as app:
             yield app, work
@@ -66,28 +66,43 @@ async def page(app_server: tuple[Served, Path]) -> AsyncIterator[object]:
         await browser.close()
 
 
+# Records, in the page, every text the newest patient message shows: each DOM change is seen (no polling).
+WATCH = """(before) => {
+    window.__shown = [];
+    const note = () => {
+        const replies = document.querySelectorAll('[data-step-type=assistant_message]');
+        if (replies.length <= before) return;
+        const text = replies[replies.length - 1].innerText;
+        if (window.__shown[window.__shown.length - 1] !== text) window.__shown.push(text);
+    };
+    window.__watch?.disconnect();
+    window.__watch = new MutationObserver(note);
+    window.__watch.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
 async def _send(page: object, text: str) -> list[str]:
-    """Send a learner line; return what the last patient message showed, sampled as it arrived."""
+    """Send a learner line; return every text the new patient message showed, in order, once its reply
+    has ended (its "Try again from here" action has appeared). Waits on the page's events, bounded."""
     from playwright.async_api import Page
 
     assert isinstance(page, Page)
     replies = page.locator("[data-step-type=assistant_message]")
-    before = await replies.count()
+    retry = page.get_by_role("button", name=re.compile("Try again from here"))
+    before, done_before = await replies.count(), await retry.count()
+    await page.evaluate(WATCH, before)
     await page.fill("#chat-input", text)
     await page.press("#chat-input", "Enter")
     await page.get_by_text(text, exact=True).first.wait_for(timeout=30_000)
-    samples: list[str] = []
-    for _ in range(150):  # up to 30 s
-        await page.wait_for_timeout(200)
-        if await replies.count() > before:
-            samples.append(await replies.last.inner_text())
-            if (
-                len(samples) > 3
-                and samples[-1] == samples[-2] == samples[-3]
-                and "Try again" in await page.inner_text("body")
-            ):
-                break
-    return samples
+    await page.wait_for_function(
+        "(n) => [...document.querySelectorAll('button')].filter("
+        "b => b.innerText.includes('Try again from here')).length > n",
+        arg=done_before,
+        timeout=60_000,
+    )
+    shown = await page.evaluate("window.__shown")
+    assert isinstance(shown, list)
+    return [str(each) for each in shown] + [await replies.last.inner_text()]
 
 
 async def _opened(page: object, brief: str = "Case brief:") -> None:
