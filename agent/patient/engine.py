@@ -96,8 +96,8 @@ class PatientEngine:
     def build_messages(self, session: Session, react: Appraisal | None = None) -> list[BaseMessage]:
         messages: list[BaseMessage] = [SystemMessage(content=self.system_prompt(session, react))]
         for turn in session.turns[-self.settings.history_turns :]:
-            if turn.speaker is Speaker.clinician:
-                messages.append(HumanMessage(content=turn.text))
+            if turn.speaker is Speaker.clinician:  # labelled: the model answers the doctor, it is not one
+                messages.append(HumanMessage(content=render(f"learner_turn.{self.lang}.md", text=turn.text)))
             else:
                 messages.append(AIMessage(content=turn.text))
         if self.state_last:

@@ -219,7 +219,7 @@ async def test_recorded_patient_turn_streams_token_by_token_through_the_engine(
     assert body["model"] == PATIENT.model and body["stream"] is True
     assert structured_mode_of(body) == "json_schema" and structured_name_of(body) == "patient_turn"
     assert body["messages"][0]["role"] == "system"
-    assert body["messages"][-1] == {"role": "user", "content": LEARNER}
+    assert body["messages"][-1] == {"role": "user", "content": f"Le médecin : {LEARNER}"}  # labelled as the doctor's
 
 
 async def test_recorded_judge_call_yields_events_whose_evidence_is_quoted(
@@ -396,7 +396,7 @@ async def test_api_key_never_reaches_a_log_record_nor_a_learner_message(
         body = request_json(request)
         name = structured_name_of(body) or "?"
         attempts[name] = attempts.get(name, 0) + 1
-        if name == "alliance_findings" or body["messages"][-1]["content"] == "Et ce matin ?":
+        if name == "alliance_findings" or body["messages"][-1]["content"].endswith("Et ce matin ?"):
             return error_response(401, UNAUTHORIZED, "invalid_request_error", "invalid_api_key")
         if attempts[name] == 1:
             return error_response(429, "Rate limit reached", "requests", "rate_limit_exceeded")

@@ -257,7 +257,9 @@ def test_history_is_a_window_of_the_last_turns(
     messages = engine.build_messages(session)
     assert len(messages) == 1 + 4
     assert isinstance(messages[0], SystemMessage)
-    assert [m.content for m in messages[1:]] == ["question 6", "réponse 7", "question 8", "réponse 9"]
+    # The learner's turns are labelled as the doctor's: the model answers the doctor, it does not play one.
+    labelled = ["Le médecin : question 6", "réponse 7", "Le médecin : question 8", "réponse 9"]
+    assert [m.content for m in messages[1:]] == labelled
     assert [type(m) for m in messages[1:]] == [HumanMessage, AIMessage, HumanMessage, AIMessage]
     system = str(messages[0].content)
     assert "6 répliques plus anciennes" in system  # the omitted turns are named
@@ -273,6 +275,7 @@ def test_short_history_omits_nothing(
     messages = engine.build_messages(session)
     assert len(messages) == 1 + 3
     assert "earlier lines" not in str(messages[0].content)
+    assert str(messages[1].content).startswith("The doctor: ")
 
 
 async def test_the_model_receives_the_windowed_messages(
@@ -283,9 +286,9 @@ async def test_the_model_receives_the_windowed_messages(
     await engine.respond(_long_session(persona_fr, 10))
     sent: Sequence[BaseMessage] = backend.model.calls[0]  # type: ignore[attr-defined]
     assert [m.content for m in sent if isinstance(m, (HumanMessage, AIMessage))] == [
-        "question 6",
+        "Le médecin : question 6",
         "réponse 7",
-        "question 8",
+        "Le médecin : question 8",
         "réponse 9",
     ]
 
