@@ -12,6 +12,7 @@ import logging
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agent.domain.reading import PatientReading
 from agent.domain.session import Session
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,9 @@ class VisitState(BaseModel):
     ended: bool = Field(False, description="The learner ended the visit (and may read the debrief).")
     attempt: int = Field(
         1, ge=1, description="Counts up when the learner tries again after ending: the earlier attempt was debriefed."
+    )
+    readings: list[PatientReading] = Field(
+        default_factory=list, description="The learner's readings of the patient, before her thoughts were revealed."
     )
 
     @field_validator("unavailable")
