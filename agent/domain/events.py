@@ -68,6 +68,14 @@ def validate_evidence(event: AllianceEvent, turn_text: str) -> AllianceEvent | N
     return event.model_copy(update={"evidence": turn_text[start:end]})
 
 
+def quote_span(text: str, quote: str) -> str | None:
+    """The span of `text` a quote names, as `text` writes it (case, quote marks and spacing aside); None if absent."""
+    if quote in text:
+        return quote
+    found = _normalised_find(text, quote)
+    return text[found[0] : found[1]] if found else None
+
+
 _FOLD = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "\u00a0": " "})
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from agent.domain.session import AlliancePerception, HiddenState, Session
 from agent.domain.taxonomy import Emotion, Move
+from agent.storage.database import CONSENSUS_TABLE, LABELS_TABLE
 from agent.storage.logins import LOGINS_TABLE
 from agent.storage.sessions import CHAINLIT_TABLES, SESSIONS_TABLE, make_engine
 
@@ -32,7 +33,17 @@ async def drop_tables(url: str) -> None:
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:
-            for table in (SESSIONS_TABLE, LOGINS_TABLE, "feedbacks", "elements", "steps", "threads", "users"):
+            for table in (
+                LABELS_TABLE,
+                CONSENSUS_TABLE,
+                SESSIONS_TABLE,
+                LOGINS_TABLE,
+                "feedbacks",
+                "elements",
+                "steps",
+                "threads",
+                "users",
+            ):
                 await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     finally:
         await engine.dispose()
