@@ -52,9 +52,7 @@ class RaterAgreement:
     labels: list[str] = field(default_factory=list)  # the labels any of them used, in the taxonomy's order
 
 
-def _pair(
-    first: str, second: str, a: Mapping[Unit, str], b: Mapping[Unit, str], labels: list[str]
-) -> PairAgreement:
+def _pair(first: str, second: str, a: Mapping[Unit, str], b: Mapping[Unit, str], labels: list[str]) -> PairAgreement:
     common = [unit for unit in a if unit in b]
     x, y = [a[u] for u in common], [b[u] for u in common]
     return PairAgreement(

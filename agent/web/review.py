@@ -65,7 +65,11 @@ def _review_page(rows: list[tuple[str, str, str, str, int, int, bool]], requeste
         who=requester.identifier,
         empty=t("ui.review_empty", lang),
         in_progress=t("ui.review_in_progress", lang),
-        heads=[t("ui.review_col_" + c, lang) for c in ("learner", "patient", "updated", "turns", "debrief")],
+        heads=[t("ui.review_col_" + c, lang) for c in ("learner", "patient", "updated", "turns", "debrief")]
+        + ([t("labels.col_label", lang)] if requester.role == "faculty" else []),
+        labelling=[t("labels.label_link", lang), t("labels.agreement_link", lang)]
+        if requester.role == "faculty"
+        else [],
         rows=[
             {
                 "thread": thread,
@@ -131,8 +135,11 @@ def install_review_routes(app: FastAPI, store_of: StoreGetter, settings: Setting
     """Add the routes ahead of Chainlit's catch-all page route (which would otherwise answer them)."""
     if any(getattr(r, "path", "").startswith(PREFIX + "/") for r in app.router.routes):
         return
+    from agent.web.labelling import labelling_router  # it builds on this module's helpers
+
     before = len(app.router.routes)
     app.include_router(review_router(store_of, settings))
+    app.include_router(labelling_router(store_of))
     added = app.router.routes[before:]
     del app.router.routes[before:]
     app.router.routes[0:0] = added

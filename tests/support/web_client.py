@@ -42,10 +42,10 @@ def make_session() -> Session:
     return session
 
 
-PASSWORDS = {"alice": "alice-pass-1", "bob": "bob-pass-22", "prof": "prof-pass-333"}
+PASSWORDS = {"alice": "alice-pass-1", "bob": "bob-pass-22", "prof": "prof-pass-333", "dean": "dean-pass-4444"}
 
 
-ROLES = {"alice": "learner", "bob": "learner", "prof": "faculty"}
+ROLES = {"alice": "learner", "bob": "learner", "prof": "faculty", "dean": "faculty"}
 
 
 @pytest.fixture
