@@ -87,6 +87,7 @@ def build_parser(lang: Lang | None = None) -> argparse.ArgumentParser:
     _users(sub.add_parser("users", help=h("cli.help.users")), lang)
     _debrief(sub.add_parser("debrief", help=h("cli.help.debrief")), lang)
     _personas(sub.add_parser("personas", help=h("cli.help.personas")), lang)
+    _labels(sub.add_parser("labels", help=h("cli.help.labels")), lang)
     return parser
 
 
@@ -101,6 +102,17 @@ def _users(parser: argparse.ArgumentParser, lang: Lang) -> None:
     sub.add_parser("list", help=h("cli.help.users_list"))
     remove = sub.add_parser("remove", help=h("cli.help.users_remove"))
     remove.add_argument("name")
+
+
+def _labels(parser: argparse.ArgumentParser, lang: Lang) -> None:
+    h = partial(t, lang=lang)
+    sub = parser.add_subparsers(dest="labels_command", required=True)
+    export = sub.add_parser("export", help=h("cli.help.labels_export"))
+    export.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl", help=h("cli.help.labels_out"))
+    export.add_argument("--consensus-only", action="store_true", help=h("cli.help.labels_consensus_only"))
+    export.add_argument("--with-learner", action="store_true", help=h("cli.help.labels_with_learner"))
+    agreement = sub.add_parser("agreement", help=h("cli.help.labels_agreement"))
+    agreement.add_argument("--session", metavar="THREAD_ID", help=h("cli.help.labels_session"))
 
 
 def _debrief(parser: argparse.ArgumentParser, lang: Lang) -> None:

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "users": ("agent.cli.users", "run"),
     "debrief": ("agent.cli.debrief", "run"),
     "personas": ("agent.cli.personas", "run"),
+    "labels": ("agent.cli.labels", "run"),
 }
 
 
