@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: venv model run test lint typecheck unit e2e e2e-stress browser evalgate checks bench detector calibrate acts stance-bank clean
+.PHONY: venv model run test lint typecheck unit postgres e2e e2e-stress browser evalgate checks bench detector calibrate acts stance-bank clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.installed: pyproject.toml
@@ -34,8 +34,15 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy agent
 
-unit: venv model
-	$(PY) -m pytest -q -m "not e2e"
+# The unit tests, the storage, access and app ones on a throwaway PostgreSQL as well as on SQLite (none skipped:
+# ALLIANCE_REQUIRE_POSTGRES makes a missing server an error).
+unit: venv model postgres
+	ALLIANCE_REQUIRE_POSTGRES=1 $(PY) -m agent.devtools.throwaway_postgres -- $(PY) -m pytest -q -m "not e2e"
+
+# Debian's PostgreSQL server, for the tests above (the app itself needs none: SQLite by default).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql; }
 
 # Debian's Chromium for the browser tests (Playwright cannot download browsers here).
 browser:

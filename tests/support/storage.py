@@ -22,6 +22,8 @@ from agent.storage.logins import LOGINS_TABLE
 from agent.storage.sessions import CHAINLIT_TABLES, SESSIONS_TABLE, make_engine
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
+if os.environ.get("ALLIANCE_REQUIRE_POSTGRES") == "1" and not POSTGRES_URL:  # `make unit`: none may be skipped
+    raise RuntimeError("ALLIANCE_REQUIRE_POSTGRES=1 but TEST_POSTGRES_URL is not set: run `make unit`")
 
 DATABASES: list[Any] = [
     "sqlite",
