@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from agent.config import Settings
 from agent.domain.annotation import ANNOTATION_LABELS, NONE, RUPTURE_LABELS, TurnAnnotation, annotation, monitor_label
 from agent.domain.session import Turn
 from agent.domain.taxonomy import Lang, Speaker, display
 from agent.eval.rater_agreement import CONSENSUS, MONITOR, PairAgreement, rater_agreement
 from agent.i18n.catalog import number, t
+from agent.persona.loader import load_library
 from agent.storage.access import AccessDenied, Requester
 from agent.storage.labels import LabelStore
 from agent.storage.sessions import SessionStore, StoredSession
@@ -105,7 +107,7 @@ def _pairs(pairs: list[PairAgreement], labels: list[str], lang: Lang) -> list[di
     ]
 
 
-def labelling_router(store_of: StoreGetter) -> APIRouter:
+def labelling_router(store_of: StoreGetter, settings: Settings) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
     label_stores: dict[int, LabelStore] = {}
 
@@ -131,13 +133,18 @@ def labelling_router(store_of: StoreGetter) -> APIRouter:
             raise HTTPException(status_code=404, detail="no such session")
         return requester, stored, labels
 
+    def patient(stored: StoredSession) -> str:
+        """The patient's name as the persona gives it (the id when the persona file is gone)."""
+        loaded = load_library(settings.personas_dir).personas.get(stored.session.persona_id)
+        return loaded.persona.display_name if loaded else stored.session.persona_id
+
     def label_page(stored: StoredSession, rows: list[TurnRow], lang: Lang, saved_error: bool = False) -> str:
         return render(
             "label.html.j2",
             lang=lang,
             prefix=PREFIX,
             thread=stored.thread_id,
-            title=t("labels.title", lang, patient=stored.session.persona_id),
+            title=t("labels.title", lang, patient=patient(stored)),
             intro=t("labels.intro", lang),
             heads=[t("labels.col_" + c, lang) for c in ("turn", "who", "words", "label", "party", "evidence")],
             options=label_options(lang),
@@ -205,7 +212,7 @@ def labelling_router(store_of: StoreGetter) -> APIRouter:
             prefix=PREFIX,
             thread=thread_id,
             t={key.removeprefix("labels."): t(key, language) for key in AGREEMENT_WORDS},
-            title=t("labels.agreement_title", language, patient=stored.session.persona_id),
+            title=t("labels.agreement_title", language, patient=patient(stored)),
             blind=blind,
             raters=raters,
             units=report.units,

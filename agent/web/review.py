@@ -139,7 +139,7 @@ def install_review_routes(app: FastAPI, store_of: StoreGetter, settings: Setting
 
     before = len(app.router.routes)
     app.include_router(review_router(store_of, settings))
-    app.include_router(labelling_router(store_of))
+    app.include_router(labelling_router(store_of, settings))
     added = app.router.routes[before:]
     del app.router.routes[before:]
     app.router.routes[0:0] = added

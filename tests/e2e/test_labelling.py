@@ -98,7 +98,7 @@ async def test_two_faculty_label_a_session_see_kappa_and_the_export_runs_through
             for turn, label in labels.items():
                 await page.select_option(f"select[name=label_{turn}]", label)
             await page.get_by_role("button", name="Save my labels").click()
-            await expect(page.get_by_role("heading", name="Agreement on the session: bertrand.fr")).to_be_visible(
+            await expect(page.get_by_role("heading", name="Agreement on the session: Mme Bertrand")).to_be_visible(
                 timeout=30_000
             )
             await page.screenshot(path=str(SHOTS / f"7-agreement-{name}.png"), full_page=True)
