@@ -39,6 +39,7 @@ from agent.web.datalayer import AllianceDataLayer
 from agent.web.live import LIVE, LiveVisit
 from agent.web.messages import case_brief, debrief_links, level_settings, reply_actions
 from agent.web.review import PREFIX, install_review_routes
+from agent.web.streaming import TokenBatcher
 
 redaction.install()  # no credential of OPENAI_BASE_URL in the app's logs
 log = logging.getLogger(__name__)
@@ -345,14 +346,16 @@ async def _turn(live: LiveVisit, message: cl.Message) -> None:
     conversation = live.conversation
     reply = cl.Message(content="", author=conversation.persona.display_name)
     first_word = asyncio.Event()
+    batches = TokenBatcher(reply.stream_token)  # the first word at once, then one socket message per 50 ms
 
     async def on_token(token: str) -> None:
         first_word.set()
-        await reply.stream_token(token)
+        await batches.add(token)
 
     notice = asyncio.create_task(_slow_notice(first_word))
     try:
         outcome = await conversation.learner_says(text, on_token, _events_sink(conversation.session))
+        await batches.close()
     finally:
         notice.cancel()
     live.visit.record(message.id, outcome.learner_turn.id)
