@@ -26,6 +26,7 @@ from agent.i18n.catalog import t, ui_lang
 from agent.persona.loader import load_library
 from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import SessionStore, StoredSession
+from agent.web.cohort import cohort_router
 from agent.web.datalayer import current_http_access
 from agent.web.pages import render
 
@@ -66,6 +67,7 @@ def _review_page(rows: list[tuple[str, str, str, str, int, int, bool]], requeste
         empty=t("ui.review_empty", lang),
         in_progress=t("ui.review_in_progress", lang),
         heads=[t("ui.review_col_" + c, lang) for c in ("learner", "patient", "updated", "turns", "debrief")],
+        cohort=t("cohort.link", lang),
         rows=[
             {
                 "thread": thread,
@@ -81,14 +83,18 @@ def _review_page(rows: list[tuple[str, str, str, str, int, int, bool]], requeste
     )
 
 
+def _store(store_of: StoreGetter) -> SessionStore:
+    found = store_of()
+    if found is None:
+        raise HTTPException(status_code=503, detail="sessions are not being kept")
+    return found
+
+
 def review_router(store_of: StoreGetter, settings: Settings) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
 
     def store() -> SessionStore:
-        found = store_of()
-        if found is None:
-            raise HTTPException(status_code=503, detail="sessions are not being kept")
-        return found
+        return _store(store_of)
 
     @router.get("/review", response_class=HTMLResponse)
     async def review(request: Request, lang: str | None = None) -> HTMLResponse:
@@ -133,6 +139,7 @@ def install_review_routes(app: FastAPI, store_of: StoreGetter, settings: Setting
         return
     before = len(app.router.routes)
     app.include_router(review_router(store_of, settings))
+    app.include_router(cohort_router(lambda: _store(store_of), settings, _lang, _requester))
     added = app.router.routes[before:]
     del app.router.routes[before:]
     app.router.routes[0:0] = added
