@@ -160,3 +160,15 @@ async def test_the_chart_s_scripts_come_from_our_own_origin_and_the_page_runs_no
     assert chart.status_code == 200 and "Plotly.newPlot" in chart.text and "cohort-data" in chart.text
     elsewhere = {**same_origin, "sec-fetch-site": "cross-site"}
     assert (await prof.get("/alliance/cohort/plotly.min.js", headers=elsewhere)).status_code == 403
+
+
+async def test_hostile_names_stay_text_on_the_page_and_in_the_chart_data(web: Web) -> None:
+    payload = "</script><script>alert(1)</script>"
+    await _kept(web, f"o {payload}", f"p {payload}", "2026-03-01")
+    prof = await web.login("prof")
+
+    page = (await prof.get("/alliance/cohort?lang=en")).text
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)" in page
+    assert [t["name"] for t in _chart(page)["traces"]] == [f"o {payload}"]
+    rows = _rows((await prof.get("/alliance/cohort?format=csv")).text)
+    assert [(r["learner"], r["persona"]) for r in rows] == [(f"o {payload}", f"p {payload}")]
