@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -61,10 +61,12 @@ def _day(raw: str | None, name: str) -> date | None:
 
 
 def _when(updated_at: str) -> datetime:
+    """The kept time, always aware (UTC when it says nothing): aware and naive times do not sort together."""
     try:
-        return datetime.fromisoformat(updated_at)
+        when = datetime.fromisoformat(updated_at)
     except ValueError:
-        return datetime.min
+        when = datetime.min
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 async def visible_visits(store: SessionStore, requester: Requester) -> list[CohortVisit]:

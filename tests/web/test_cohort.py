@@ -21,15 +21,17 @@ from tests.support.web_client import Web
 DATA = re.compile(r"<script type='application/json' id='cohort-data'>(.*?)</script>", re.S)
 
 
-async def _kept(web: Web, owner: str, persona: str, day: str, readings: tuple[PatientReading, ...] = ()) -> str:
-    """A kept visit of `counted_visit`, its last turn on that day (YYYY-MM-DD)."""
+async def _kept(
+    web: Web, owner: str, persona: str, day: str, readings: tuple[PatientReading, ...] = (), at: str = "T10:00:00+00:00"
+) -> str:
+    """A kept visit of `counted_visit`, its last turn on that day (YYYY-MM-DD) at that time."""
     thread_id = str(uuid.uuid4())
     view = VisitState(ended=True, readings=list(readings))
     await web.layer.sessions.save(thread_id, owner, counted_visit(persona), view)
     async with web.layer.sessions.engine.begin() as conn:
         await conn.execute(
             text(f'UPDATE {SESSIONS_TABLE} SET "updated_at" = :at WHERE "thread_id" = :id'),
-            {"at": f"{day}T10:00:00+00:00", "id": thread_id},
+            {"at": f"{day}{at}", "id": thread_id},
         )
     return thread_id
 
@@ -172,3 +174,13 @@ async def test_hostile_names_stay_text_on_the_page_and_in_the_chart_data(web: We
     assert [t["name"] for t in _chart(page)["traces"]] == [f"o {payload}"]
     rows = _rows((await prof.get("/alliance/cohort?format=csv")).text)
     assert [(r["learner"], r["persona"]) for r in rows] == [(f"o {payload}", f"p {payload}")]
+
+
+async def test_a_time_kept_without_its_zone_is_read_as_utc_beside_the_others(web: Web) -> None:
+    await _three_visits(web)
+    await _kept(web, "alice", "bertrand.fr", "2026-03-02", at="T09:00:00")  # an older row, or another writer
+    prof = await web.login("prof")
+
+    rows = _rows((await prof.get("/alliance/cohort?format=csv&from=2026-03-02&to=2026-03-02")).text)
+    assert [(r["learner"], r["persona"], r["visits"]) for r in rows] == [("alice", "bertrand.fr", "1")]
+    assert (await prof.get("/alliance/cohort")).text.count("class='cohort-row'") == 3
