@@ -72,7 +72,7 @@ async def test_faculty_see_every_learner_with_a_line_of_the_chart_per_visit(web:
     assert page.text.count("class='cohort-row'") == 3
     assert "<td>alice</td><td>bertrand.en</td>" in page.text and "<td>bob</td><td>bertrand.fr</td>" in page.text
     assert "2 of 2" in page.text  # repairs followed by a rise
-    assert "100% (1 readings)" in page.text and "33% (1 readings)" in page.text and "no reading" in page.text
+    assert "100% (readings: 1)" in page.text and "33% (readings: 1)" in page.text and "no reading" in page.text
     traces = _chart(page.text)["traces"]
     assert [t["name"] for t in traces] == ["alice", "alice", "bob"]
     assert traces[0]["line"]["color"] == traces[1]["line"]["color"] != traces[2]["line"]["color"]
