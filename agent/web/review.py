@@ -26,6 +26,7 @@ from agent.i18n.catalog import t, ui_lang
 from agent.persona.loader import load_library
 from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import SessionStore, StoredSession
+from agent.web.cohort import cohort_router
 from agent.web.datalayer import current_http_access
 from agent.web.pages import render
 
@@ -70,6 +71,7 @@ def _review_page(rows: list[tuple[str, str, str, str, int, int, bool]], requeste
         labelling=[t("labels.label_link", lang), t("labels.agreement_link", lang)]
         if requester.role == "faculty"
         else [],
+        cohort=t("cohort.link", lang),
         rows=[
             {
                 "thread": thread,
@@ -85,14 +87,18 @@ def _review_page(rows: list[tuple[str, str, str, str, int, int, bool]], requeste
     )
 
 
+def _store(store_of: StoreGetter) -> SessionStore:
+    found = store_of()
+    if found is None:
+        raise HTTPException(status_code=503, detail="sessions are not being kept")
+    return found
+
+
 def review_router(store_of: StoreGetter, settings: Settings) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
 
     def store() -> SessionStore:
-        found = store_of()
-        if found is None:
-            raise HTTPException(status_code=503, detail="sessions are not being kept")
-        return found
+        return _store(store_of)
 
     @router.get("/review", response_class=HTMLResponse)
     async def review(request: Request, lang: str | None = None) -> HTMLResponse:
@@ -140,6 +146,7 @@ def install_review_routes(app: FastAPI, store_of: StoreGetter, settings: Setting
     before = len(app.router.routes)
     app.include_router(review_router(store_of, settings))
     app.include_router(labelling_router(store_of, settings))
+    app.include_router(cohort_router(lambda: _store(store_of), settings, _lang, _requester))
     added = app.router.routes[before:]
     del app.router.routes[before:]
     app.router.routes[0:0] = added

@@ -180,7 +180,8 @@ def test_the_review_page_escapes_what_it_lists() -> None:
         for head in ("o ", "p ", "q ", "me "):
             assert head + PAYLOAD in text, head
         links = [value for name, value in reader.attributes if name == "href"]
-        assert links and all(value.startswith(f"/alliance/debrief/t {PAYLOAD}?") for value in links)
+        assert links[0] == "/alliance/cohort?lang=en"  # the cohort page, then the debriefs
+        assert links[1:] and all(value.startswith(f"/alliance/debrief/t {PAYLOAD}?") for value in links[1:])
         assert "<script" not in page and "<img" not in page
 
 
