@@ -181,7 +181,15 @@ def test_the_review_page_escapes_what_it_lists() -> None:
             assert head + PAYLOAD in text, head
         links = [value for name, value in reader.attributes if name == "href"]
         assert links[0] == "/alliance/cohort?lang=en"  # the cohort page, then the debriefs
-        assert links[1:] and all(value.startswith(f"/alliance/debrief/t {PAYLOAD}?") for value in links[1:])
+        # Faculty also get each session's labelling and agreement pages (issue 15); escaped the same way.
+        pages = (
+            ("/alliance/debrief/", "/alliance/label/", "/alliance/agreement/")
+            if role == "faculty"
+            else ("/alliance/debrief/",)
+        )
+        assert links[1:] and all(value.startswith(pages) for value in links[1:])
+        assert all(f"t {PAYLOAD}?" in value for value in links[1:] if "/t " in value)
+        assert {value.split("/")[2] for value in links[1:]} == {p.split("/")[2] for p in pages}
         assert "<script" not in page and "<img" not in page
 
 

@@ -20,7 +20,7 @@ from agent.domain.events import AllianceEvent
 from agent.domain.taxonomy import EventKind, RuptureType, Speaker
 from agent.domain.visit import VisitState
 from agent.storage.sessions import SessionStore, make_engine
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
 from tests.support.storage import make_rich_session
 
 pytestmark = pytest.mark.e2e
