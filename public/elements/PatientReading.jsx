@@ -5,6 +5,9 @@
 // here and the answers stay, to correct and send again.
 import { useState } from "react";
 
+// Inline: a Tailwind class that Chainlit's own build never used has no CSS on the page.
+const CHOICE = { marginRight: "1rem", gap: "0.35rem" };
+
 export default function PatientReading() {
   const ui = props.ui || {};
   const max = props.maxEmotions || 3;
@@ -56,7 +59,7 @@ export default function PatientReading() {
         <legend className="font-medium mb-1">{ui.emotions_label}</legend>
         <div className="flex flex-wrap gap-x-4 gap-y-1">
           {(props.emotions || []).map((e) => (
-            <label key={e.id} className="flex items-center gap-1 cursor-pointer">
+            <label key={e.id} className="flex items-center gap-1 cursor-pointer" style={CHOICE}>
               <input type="checkbox" checked={emotions.includes(e.id)} onChange={() => toggle(e.id)} />
               {e.name}
             </label>
@@ -67,7 +70,7 @@ export default function PatientReading() {
         <legend className="font-medium mb-1">{ui.alliance_label}</legend>
         <div className="flex flex-wrap gap-4">
           {(props.scales || []).map((s) => (
-            <label key={s.id} className="flex items-center gap-2">
+            <label key={s.id} className="flex items-center gap-2" style={CHOICE}>
               {s.name}
               <select
                 aria-label={s.name}
@@ -87,7 +90,7 @@ export default function PatientReading() {
         <legend className="font-medium mb-1">{ui.move_label}</legend>
         <div className="flex flex-wrap gap-x-4 gap-y-1">
           {(props.moves || []).map((m) => (
-            <label key={m.id} className="flex items-center gap-1 cursor-pointer">
+            <label key={m.id} className="flex items-center gap-1 cursor-pointer" style={CHOICE}>
               <input type="radio" name={`move-${props.turn}-${props.moment}`} checked={move === m.id} onChange={() => setMove(m.id)} />
               {m.name}
             </label>
