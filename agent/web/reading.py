@@ -151,6 +151,8 @@ def _reason(error: ValidationError) -> str:
 def parse_reading(payload: Mapping[str, object], session: Session, moment: ReadingMoment) -> PatientReading:
     """The learner's answer as a reading of one of this session's patient turns. Raises ReadingRefused."""
     turn_id = payload.get("turn")
+    if not isinstance(turn_id, int) or isinstance(turn_id, bool):  # JSON's true is not turn 1
+        raise ReadingRefused("reading.bad_turn")
     turn = next((x for x in session.turns if x.id == turn_id and _readable(x)), None)
     if turn is None or (moment == "debrief" and turn_id != debrief_turn(session, VisitState())):
         raise ReadingRefused("reading.bad_turn")
