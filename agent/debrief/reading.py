@@ -9,23 +9,12 @@ written after the reading) is left out, as is one about a turn this session does
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 
 from agent.debrief.model import ReadingComparison
-from agent.domain.reading import PatientReading, score_reading
-from agent.domain.session import AlliancePerception, Session, Turn
+from agent.domain.reading import PatientReading, read_after, score_reading
+from agent.domain.session import AlliancePerception, Session
 from agent.domain.taxonomy import COMPONENTS, AllianceComponent, Emotion, Lang, Speaker, display
 from agent.i18n.catalog import percent, t
-
-
-def _read_after(reading: PatientReading, turn: Turn) -> bool:
-    try:
-        at = datetime.fromisoformat(reading.at)
-    except ValueError:
-        return True  # an unreadable time loses the check, never the reading
-    if at.tzinfo is None or turn.created_at.tzinfo is None:
-        return True
-    return at >= turn.created_at
 
 
 def reading_comparisons(session: Session, readings: Iterable[PatientReading]) -> list[ReadingComparison]:
@@ -34,7 +23,7 @@ def reading_comparisons(session: Session, readings: Iterable[PatientReading]) ->
     compared = []
     for reading in sorted(readings, key=lambda r: (r.turn_id, r.at)):
         turn = turns.get(reading.turn_id)
-        if turn is None or turn.hidden is None or not _read_after(reading, turn):
+        if turn is None or turn.hidden is None or not read_after(reading, turn):
             continue
         hidden, score = turn.hidden, score_reading(reading, turn.hidden)
         compared.append(

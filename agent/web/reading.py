@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import chainlit as cl
 from pydantic import ValidationError
 
-from agent.domain.reading import PatientReading, ReadingMoment
+from agent.domain.reading import PatientReading, ReadingMoment, read_after
 from agent.domain.session import Session, Turn
 from agent.domain.taxonomy import COMPONENTS, AllianceComponent, Emotion, EventKind, Lang, Move, Speaker, display
 from agent.domain.visit import VisitState
@@ -47,19 +46,12 @@ def _readable(turn: Turn) -> bool:
     return turn.speaker is Speaker.patient and turn.hidden is not None
 
 
-def _read_after(reading: PatientReading, turn: Turn) -> bool:
-    try:
-        return datetime.fromisoformat(reading.at) >= turn.created_at
-    except (TypeError, ValueError):  # an unreadable or naive time: count it as read
-        return True
-
-
 def debrief_turn(session: Session, visit: VisitState) -> int | None:
     """The patient turn to read before the debrief: her last one with a hidden state, unless it was read."""
     last = next((turn for turn in reversed(session.turns) if _readable(turn)), None)
     if last is None:
         return None
-    done = any(r.moment == "debrief" and r.turn_id == last.id and _read_after(r, last) for r in visit.readings)
+    done = any(r.moment == "debrief" and r.turn_id == last.id and read_after(r, last) for r in visit.readings)
     return None if done else last.id
 
 
@@ -220,4 +212,4 @@ def ruptures_to_read(session: Session, level: CoachingLevel) -> set[int]:
 def _current(visit: VisitState, session: Session) -> list[PatientReading]:
     """The readings about turns of this session as it stands (not about a turn another branch replaced)."""
     turns = {turn.id: turn for turn in session.turns}
-    return [r for r in visit.readings if r.turn_id in turns and _read_after(r, turns[r.turn_id])]
+    return [r for r in visit.readings if r.turn_id in turns and read_after(r, turns[r.turn_id])]
