@@ -35,7 +35,9 @@ from agent.debrief.model import (
     RepairOutcome,
     TimelinePoint,
 )
+from agent.debrief.reading import reading_comparisons
 from agent.domain.events import AllianceEvent
+from agent.domain.reading import PatientReading
 from agent.domain.session import HiddenState, Session, Turn
 from agent.domain.taxonomy import (
     MARKERS,
@@ -391,8 +393,14 @@ def comparison(session: Session, other: Session, persona: Persona | None = None)
 # --------------------------------------------------------------------------- the report
 
 
-def build_debrief(session: Session, persona: Persona | None = None, compare: Session | None = None) -> Debrief:
-    """The whole debrief of one session; `compare` is another branch of the same visit.
+def build_debrief(
+    session: Session,
+    persona: Persona | None = None,
+    compare: Session | None = None,
+    readings: Sequence[PatientReading] = (),
+) -> Debrief:
+    """The whole debrief of one session; `compare` is another branch of the same visit; `readings` are the
+    learner's readings of the patient (those about this session's turns are compared with her hidden state).
 
     Raises ValueError when `compare` is a session with another persona.
     """
@@ -418,4 +426,5 @@ def build_debrief(session: Session, persona: Persona | None = None, compare: Ses
         repairs=repairs,
         counts=counts(events, repairs),
         comparison=comparison(session, compare, persona) if compare is not None else None,
+        readings=reading_comparisons(session, readings),
     )

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from agent.debrief.model import Debrief, DebriefEvent, FlaggedMoment
+from agent.debrief.reading import reading_heading, reading_heads, reading_rows
 from agent.debrief.rendering import render, rendered
 from agent.debrief.svg import timeline_svg
 from agent.debrief.wording import (
@@ -41,6 +42,8 @@ _TEXTS = (
     "debrief.turn",
     "debrief.missed",
     "debrief.comparison",
+    "reading.section",
+    "reading.section_help",
 )
 
 
@@ -150,7 +153,7 @@ def to_html(debrief: Debrief, lang: Lang) -> str:
             "turns": t("debrief.turns", lang),
         },
         branch_of=branch_of,
-        text={key.removeprefix("debrief."): t(key, lang) for key in _TEXTS},
+        text={key.split(".", 1)[1]: t(key, lang) for key in _TEXTS},
         colon=_colon(lang),
         # Markup, not text: the chart is the output of our own autoescaping template (timeline.svg.j2), where
         # every session text was already escaped. Nothing else, and never session text, is marked safe.
@@ -161,4 +164,6 @@ def to_html(debrief: Debrief, lang: Lang) -> str:
         flagged=[_flagged(f, lang) for f in debrief.flagged],
         missed=_missed(debrief, lang),
         comparison=_comparison(debrief, lang),
+        readings=[{"heading": reading_heading(c, lang), "rows": reading_rows(c, lang)} for c in debrief.readings],
+        reading_heads=reading_heads(lang),
     )

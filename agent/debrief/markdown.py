@@ -16,6 +16,7 @@ from agent.i18n.catalog import t
 
 if TYPE_CHECKING:
     pass  # type: ignore[import-untyped]
+from agent.debrief.reading import reading_heading, reading_heads, reading_rows
 from agent.debrief.wording import (
     _colon,
     _counts_lines,
@@ -69,6 +70,9 @@ def to_markdown(debrief: Debrief, lang: Lang, svg_path: str | None = None) -> st
     for head, detail in _counts_lines(debrief, lang):
         out.append(f"- **{head}**" + (f"{colon}{detail}" if detail else ""))
 
+    if debrief.readings:
+        out += _markdown_readings(debrief, lang)
+
     if debrief.key_moment is not None:
         out += _markdown_key_moment(debrief, lang)
 
@@ -101,6 +105,16 @@ def to_markdown(debrief: Debrief, lang: Lang, svg_path: str | None = None) -> st
     if debrief.comparison is not None:
         out += _markdown_comparison(debrief, lang)
     return "\n".join(out) + "\n"
+
+
+def _markdown_readings(debrief: Debrief, lang: Lang) -> list[str]:
+    """The learner's readings of the patient beside her hidden state: one table per reading."""
+    out = ["", f"## {t('reading.section', lang)}", "", t("reading.section_help", lang)]
+    for comparison in debrief.readings:
+        out += ["", f"### {reading_heading(comparison, lang)}", ""]
+        out += ["| " + " | ".join(reading_heads(lang)) + " |", "|---|---|---|---:|"]
+        out += ["| " + " | ".join(md(cell) for cell in row) + " |" for row in reading_rows(comparison, lang)]
+    return out
 
 
 def _markdown_key_moment(debrief: Debrief, lang: Lang) -> list[str]:

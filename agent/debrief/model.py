@@ -7,11 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.domain.reading import ReadingMoment
+from agent.domain.session import AlliancePerception
 from agent.domain.taxonomy import (
     Emotion,
     EventKind,
     Lang,
     MetacommFunction,
+    Move,
     RepairPrinciple,
     RuptureType,
     Speaker,
@@ -134,6 +137,23 @@ class Comparison(_Model):
     other: BranchTrack
 
 
+class ReadingComparison(_Model):
+    """The learner's reading of the patient at one turn beside her hidden state then, and its score (0 to 1)."""
+
+    turn: int
+    moment: ReadingMoment
+    said_emotions: list[Emotion]
+    felt_emotions: list[Emotion]
+    said_alliance: AlliancePerception
+    felt_alliance: AlliancePerception
+    said_move: Move
+    felt_move: Move
+    emotions_score: float
+    alliance_score: float
+    move_score: float
+    overall: float
+
+
 class Debrief(_Model):
     session_id: str
     persona_id: str
@@ -152,6 +172,7 @@ class Debrief(_Model):
     repairs: list[RepairOutcome]
     counts: Counts
     comparison: Comparison | None = None
+    readings: list[ReadingComparison] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- building blocks

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.domain.session import AlliancePerception, HiddenState
+from agent.domain.session import AlliancePerception, HiddenState, Turn
 from agent.domain.taxonomy import ALLIANCE_MAX, ALLIANCE_MIN, Emotion, Move
 
 ReadingMoment = Literal["debrief", "visit"]
@@ -63,3 +63,12 @@ def score_reading(reading: PatientReading, hidden: HiddenState) -> ReadingScore:
     return ReadingScore(
         emotions=emotions, alliance=1.0 - distance / width, move=float(reading.move == hidden.intended_move)
     )
+
+
+def read_after(reading: PatientReading, turn: Turn) -> bool:
+    """Whether the reading was given after the turn was written: one older than its turn was about a turn that
+    trying again replaced (same id, another reply). An unreadable or naive time counts as after."""
+    try:
+        return datetime.fromisoformat(reading.at) >= turn.created_at
+    except (TypeError, ValueError):
+        return True

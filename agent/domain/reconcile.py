@@ -26,6 +26,7 @@ def reconcile(kept: Session, kept_view: VisitState, ours: Session, our_view: Vis
 
     - Same session, visit open: our turns past the shared history are appended after the kept ones, the
       other writer's included (new ids; their monitor flags are dropped: the turn ids they named are gone).
+    - Our readings of the patient about the shared turns join the kept ones (issue 15).
     - Otherwise (the kept visit was ended, or one side tried again from an earlier turn): the kept state
       stays as it is and our session joins its branches, whole, when it holds turns the kept one lacks.
     """
@@ -33,6 +34,11 @@ def reconcile(kept: Session, kept_view: VisitState, ours: Session, our_view: Vis
     view = kept_view.model_copy(deep=True)
     view.level = our_view.level or view.level
     shared = _common_prefix(kept.turns, ours.turns)
+    # Our readings of the patient about the turns both sides share stay true of the kept session: kept too.
+    known = {(r.turn_id, r.moment, r.at) for r in view.readings}
+    view.readings += [
+        r.model_copy() for r in our_view.readings if r.turn_id < shared and (r.turn_id, r.moment, r.at) not in known
+    ]
     extra = ours.turns[shared:]
     if not extra:
         return session, view

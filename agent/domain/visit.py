@@ -99,4 +99,9 @@ class VisitState(BaseModel):
                 state.branches.append(Session.model_validate(item))
             except ValidationError:
                 log.warning("visit state: a damaged branch dropped")
+        for item in data.get("readings") or []:
+            try:
+                state.readings.append(PatientReading.model_validate(item))
+            except ValidationError:
+                log.warning("visit state: a damaged reading dropped")
         return state

@@ -15,16 +15,12 @@ from chainlit.types import ThreadDict
 
 from agent.config import get_settings
 from agent.conversation import Conversation
-from agent.debrief.build import build_debrief
-from agent.debrief.figure import timeline_figure
-from agent.debrief.markdown import to_markdown
 from agent.domain.events import AllianceEvent
 from agent.domain.session import Session
 from agent.domain.taxonomy import Lang, Speaker
 from agent.domain.text import clean_text
 from agent.domain.visit import VisitState
 from agent.evaluator.merge import build_evaluator
-from agent.feedback.hints import hint_for
 from agent.feedback.monitor import CoachingLevel
 from agent.i18n.catalog import number, t, ui_lang
 from agent.llm import redaction
@@ -34,11 +30,12 @@ from agent.persona.loader import LoadedPersona, load_library
 from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import SessionStore, StorageError, StoredSession, database_url
 from agent.storage.users import LOCAL_USER
-from agent.web import auth, panel, reconnect, tab
+from agent.web import auth, panel, reading, reconnect, tab
+from agent.web.closing import post_debrief
 from agent.web.datalayer import AllianceDataLayer
 from agent.web.live import LIVE, LiveVisit
-from agent.web.messages import case_brief, debrief_links, level_settings, reply_actions
-from agent.web.review import PREFIX, install_review_routes
+from agent.web.messages import case_brief, hint_message, level_settings, patient_profiles, reply_actions
+from agent.web.review import install_review_routes
 from agent.web.streaming import TokenBatcher
 
 redaction.install()  # no credential of OPENAI_BASE_URL in the app's logs
@@ -124,20 +121,8 @@ async def app_startup() -> None:
 
 @cl.set_chat_profiles
 async def chat_profiles(user: cl.User | None, language: str | None = None) -> list[cl.ChatProfile]:
-    library = load_library(settings.personas_dir)  # read on every call: new files appear without a restart
-    personas = list(library.personas.values())
-    # The default patient speaks the browser's language when one does (a French browser opens a French patient).
-    wanted = ui_lang(language)
-    default = next((i for i, loaded in enumerate(personas) if loaded.persona.language == wanted), 0)
-    return [
-        cl.ChatProfile(
-            name=loaded.id,
-            display_name=f"{loaded.persona.display_name} ({loaded.persona.language.upper()})",
-            markdown_description=f"**{loaded.persona.title}**\n\n{loaded.persona.case_brief}",
-            default=index == default,
-        )
-        for index, loaded in enumerate(personas)
-    ]
+    # Read on every call: new files appear without a restart.
+    return patient_profiles(list(load_library(settings.personas_dir).personas.values()), ui_lang(language))
 
 
 async def _open_conversation(loaded: LoadedPersona, lang: Lang, stored: StoredSession | None) -> LiveVisit | None:
@@ -288,6 +273,7 @@ def _events_sink(session: Session) -> Callable[[int, list[AllianceEvent] | None]
         if events is None:
             live.visit.mark_unavailable(turn_id)
         await panel.refresh()
+        await reading.offer_when_flagged(session, live.visit, tab.level(), tab.lang())
         await _save()
 
     return on_events
@@ -345,16 +331,10 @@ async def _turn(live: LiveVisit, message: cl.Message) -> None:
     await _save(text)
     conversation = live.conversation
     reply = cl.Message(content="", author=conversation.persona.display_name)
-    first_word = asyncio.Event()
     batches = TokenBatcher(reply.stream_token)  # the first word at once, then one socket message per 50 ms
-
-    async def on_token(token: str) -> None:
-        first_word.set()
-        await batches.add(token)
-
-    notice = asyncio.create_task(_slow_notice(first_word))
+    notice = asyncio.create_task(tab.slow_notice(batches.first_word, settings.slow_notice_s))
     try:
-        outcome = await conversation.learner_says(text, on_token, _events_sink(conversation.session))
+        outcome = await conversation.learner_says(text, batches.add, _events_sink(conversation.session))
         await batches.close()
     finally:
         notice.cancel()
@@ -365,21 +345,16 @@ async def _turn(live: LiveVisit, message: cl.Message) -> None:
             await reply.remove()
         await tab.say("ui.patient_failed", reason=outcome.error or "?")
         return
+    turn_id = outcome.patient_turn.id
     reply.actions = reply_actions(message.id, tab.level(), tab.lang())
+    reply.actions += reading.reply_offers(conversation.session, live.visit, tab.level(), tab.lang(), turn_id)
     if outcome.streamed != outcome.patient_turn.text:
         # The guard repaired or the model regenerated: show only the checked text.
         reply.content = outcome.patient_turn.text
         await (reply.update() if outcome.streamed else reply.send())
     else:
         await reply.send()
-
-
-async def _slow_notice(first_word: asyncio.Event) -> None:
-    """A hung or slow endpoint: the learner hears of it after ALLIANCE_SLOW_NOTICE_S, not at the last retry."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(first_word.wait(), timeout=settings.slow_notice_s)
-        return
-    await tab.say("ui.patient_slow", seconds=number(round(settings.slow_notice_s), tab.lang()))
+    reading.reply_sent(turn_id, reply.id)
 
 
 @cl.action_callback("retry_here")
@@ -410,8 +385,8 @@ async def on_retry(action: cl.Action) -> None:
 
 @cl.action_callback("end_visit")
 async def on_end_visit(action: cl.Action) -> None:
+    """End the visit: first the form to read the patient at her last turn (unless read), else the debrief."""
     live = tab.live()
-    lang = tab.lang()
     if live is None or not live.conversation.session.turns:
         await tab.say("ui.debrief_empty")
         return
@@ -419,12 +394,45 @@ async def on_end_visit(action: cl.Action) -> None:
         await live.conversation.drain(timeout=30)  # the last turn's flags belong in the debrief
         live.visit.ended = True
         await _save()
-        debrief = build_debrief(live.conversation.session, live.conversation.persona, live.visit.earlier_branch())
-    body = f"**{t('ui.debrief_intro', lang)}**\n\n{to_markdown(debrief, lang)}"
-    if _store() is not None:
-        body += "\n\n" + debrief_links(f"{PREFIX}", live.thread_id, lang)
-    figure = cl.Plotly(name="timeline", figure=timeline_figure(debrief, lang), display="inline", size="large")
-    await cl.Message(content=body, author="Alliance", elements=[figure]).send()
+        turn = reading.debrief_turn(live.conversation.session, live.visit)
+    if turn is not None:
+        await reading.form_message(turn, "debrief", live.conversation.persona, tab.lang()).send()
+    else:
+        await post_debrief(live, tab.lang(), _store() is not None)
+
+
+@cl.action_callback(reading.READ)
+async def on_reading(action: cl.Action) -> dict[str, str]:
+    """The learner's reading of the patient (the form's answer): kept, then the debrief or "noted"."""
+    live = tab.live()
+    if live is None:
+        return {"error": t("reading.invalid", tab.lang(), reason=t("reading.bad_turn", tab.lang()))}
+    async with live.turn_lock:
+        taken = reading.take(live.visit, live.conversation.session, action.payload, tab.lang(), tab.level())
+        if taken.reading is not None:
+            await _save()
+    if taken.reading is not None and taken.reading.moment == "debrief":
+        await post_debrief(live, tab.lang(), _store() is not None)
+    elif taken.reading is not None:
+        await tab.say("reading.noted", turn=str(taken.reading.turn_id))
+    return taken.response
+
+
+@cl.action_callback(reading.SKIP)
+async def on_skip_reading(action: cl.Action) -> dict[str, str]:
+    live = tab.live()
+    if live is not None and live.visit.ended:
+        await post_debrief(live, tab.lang(), _store() is not None)
+    return {"ok": ""}
+
+
+@cl.action_callback(reading.OFFER)
+async def on_offer_reading(action: cl.Action) -> None:
+    """Coach level, at a flagged patient rupture: the form about that turn (its answer is "noted" only)."""
+    live = tab.live()
+    turn = action.payload.get("turn")
+    if live is not None and reading.may_read_now(live.conversation.session, live.visit, turn, tab.level()):
+        await reading.form_message(int(str(turn)), "visit", live.conversation.persona, tab.lang()).send()
 
 
 @cl.action_callback("hint")
@@ -432,9 +440,6 @@ async def on_hint(action: cl.Action) -> None:
     live = tab.live()
     if live is None or tab.level() is not CoachingLevel.coach:
         return
-    conversation = live.conversation
     count = int(cl.user_session.get("hints") or 0)
     cl.user_session.set("hints", count + 1)
-    hint = hint_for(conversation.session.events, conversation.persona.language, count)
-    body = f"**{t('ui.hint_title', tab.lang())}**\n\n{hint.render(tab.lang())}"
-    await cl.Message(content=body, author="Coach").send()
+    await hint_message(live.conversation.session.events, live.conversation.persona.language, tab.lang(), count).send()

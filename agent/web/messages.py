@@ -6,9 +6,12 @@ from __future__ import annotations
 import chainlit as cl
 from chainlit.input_widget import InputWidget, Select
 
+from agent.domain.events import AllianceEvent
 from agent.domain.taxonomy import Lang
+from agent.feedback.hints import hint_for
 from agent.feedback.monitor import CoachingLevel, level_name
 from agent.i18n.catalog import t
+from agent.persona.loader import LoadedPersona
 from agent.persona.model import Persona
 
 
@@ -22,6 +25,21 @@ def case_brief(persona: Persona, lang: Lang, offline_demo: bool, local_mode: boo
     return brief
 
 
+def patient_profiles(personas: list[LoadedPersona], wanted: Lang) -> list[cl.ChatProfile]:
+    """One chat profile per patient; the default speaks the browser's language when one does (a French browser
+    opens a French patient)."""
+    default = next((i for i, loaded in enumerate(personas) if loaded.persona.language == wanted), 0)
+    return [
+        cl.ChatProfile(
+            name=loaded.id,
+            display_name=f"{loaded.persona.display_name} ({loaded.persona.language.upper()})",
+            markdown_description=f"**{loaded.persona.title}**\n\n{loaded.persona.case_brief}",
+            default=index == default,
+        )
+        for index, loaded in enumerate(personas)
+    ]
+
+
 def reply_actions(learner_message_id: str, level: CoachingLevel, lang: Lang) -> list[cl.Action]:
     actions = [
         cl.Action(name="retry_here", payload={"message": learner_message_id}, label=f"↩ {t('ui.retry_here', lang)}"),
@@ -30,6 +48,12 @@ def reply_actions(learner_message_id: str, level: CoachingLevel, lang: Lang) -> 
     if level is CoachingLevel.coach:
         actions.insert(0, cl.Action(name="hint", payload={}, label=f"💡 {t('ui.hint', lang)}"))
     return actions
+
+
+def hint_message(events: list[AllianceEvent], persona_language: Lang, lang: Lang, count: int) -> cl.Message:
+    """The coach's hint: a repair that fits the current rupture, in the patient's language."""
+    hint = hint_for(events, persona_language, count)
+    return cl.Message(content=f"**{t('ui.hint_title', lang)}**\n\n{hint.render(lang)}", author="Coach")
 
 
 def debrief_links(prefix: str, thread_id: str, lang: Lang) -> str:

@@ -48,7 +48,7 @@ def _lang(request: Request, lang: str | None) -> Lang:
 def debrief_response(stored: StoredSession, settings: Settings, fmt: str, lang: Lang) -> Response:
     persona = load_library(settings.personas_dir).personas.get(stored.session.persona_id)
     compare = stored.view.branches[-1] if stored.view.branches else None
-    debrief = build_debrief(stored.session, persona.persona if persona else None, compare)
+    debrief = build_debrief(stored.session, persona.persona if persona else None, compare, stored.view.readings)
     if fmt == "json":
         return JSONResponse(json.loads(to_json(debrief)))
     if fmt == "md":

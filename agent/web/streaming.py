@@ -25,10 +25,12 @@ class TokenBatcher:
         self._timer: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # sends keep the tokens' order
         self.sends = 0
+        self.first_word = asyncio.Event()  # set when the first words are on their way
 
     async def add(self, token: str) -> None:
         if not token:  # nothing to show: it must not take the first word's place
             return
+        self.first_word.set()
         self._held.append(token)
         if self._last is None or self._clock() - self._last >= self._interval:
             self._stop_timer()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import chainlit as cl
 
 from agent.domain.taxonomy import Lang
 from agent.domain.visit import VisitState
 from agent.feedback.monitor import CoachingLevel
-from agent.i18n.catalog import t, ui_lang
+from agent.i18n.catalog import number, t, ui_lang
 from agent.web.live import LiveVisit
 
 
@@ -56,3 +57,12 @@ async def say(key: str, **values: str) -> cl.Message:
     message = cl.Message(content=t(key, lang(), **values), author="Alliance")
     await message.send()
     return message
+
+
+async def slow_notice(first_word: asyncio.Event, seconds: float) -> None:
+    """A hung or slow endpoint: the learner hears of it after `seconds` (ALLIANCE_SLOW_NOTICE_S), not at the
+    last retry."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(first_word.wait(), timeout=seconds)
+        return
+    await say("ui.patient_slow", seconds=number(round(seconds), lang()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -56,3 +58,16 @@ def test_readings_are_kept_with_the_visit_and_old_rows_still_load() -> None:
     again = VisitState.from_json(view.to_json())
     assert again.readings == view.readings and again.readings[0].emotions == [Emotion.anxiety]
     assert VisitState.from_json('{"ended": true}').readings == []
+
+
+def test_a_damaged_reading_loses_itself_never_the_others_nor_the_visit() -> None:
+    good = PatientReading(
+        turn_id=1, emotions=[Emotion.anxiety], alliance=AlliancePerception(goals=2, tasks=2, bond=2), move=Move.none
+    )
+    raw = VisitState(ended=True, readings=[good]).model_dump(mode="json")
+    raw["readings"].append({"turn_id": 3, "emotions": ["joy"], "alliance": {}, "move": "none"})
+    raw["branches"] = [{"broken": True}]
+
+    state = VisitState.from_json(json.dumps(raw))
+
+    assert state.ended and state.readings == [good]

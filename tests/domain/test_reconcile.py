@@ -68,3 +68,19 @@ def test_10_a_rewound_side_keeps_the_kept_state_and_branches_ours() -> None:
     _exchange(ours, "Autrement dit")
     session, view = reconcile(base, VisitState(), ours, VisitState())
     assert session == base and view.branches[-1].id == ours.id
+
+
+def test_our_readings_of_the_patient_on_shared_turns_are_kept_beside_the_other_writers() -> None:
+    from agent.domain.reading import PatientReading
+
+    base = _base()
+    kept, ours = base.model_copy(deep=True), base.model_copy(deep=True)
+    _exchange(kept, "B1")
+    read = PatientReading(
+        turn_id=1, emotions=["anxiety"], alliance=AlliancePerception(goals=3, tasks=3, bond=3), move="none"
+    )
+    theirs = read.model_copy(update={"at": "2026-01-01T00:00:00+00:00"})
+
+    _, view = reconcile(kept, VisitState(readings=[theirs]), ours, VisitState(readings=[read, theirs]))
+
+    assert view.readings == [theirs, read]

@@ -47,9 +47,12 @@ async def test_end_the_visit_shows_the_debrief_with_its_plot_and_reveals_the_tho
         await drain()
         before_end = socket.dump()
         await app.on_end_visit(cl.Action(name="end_visit", payload={}))
+        at_the_form = socket.dump()  # first, the form to read the patient (issue 15); the learner skips it
+        await app.on_skip_reading(cl.Action(name="skip_reading", payload={}))
         await app.on_message(_user_message("Encore une chose ?"))
 
     assert MARKER not in before_end  # hidden during the visit
+    assert MARKER not in at_the_form and "PatientReading" in at_the_form
     debriefs = [m for m in socket.of("new_message") if m["output"].startswith(f"**{t('ui.debrief_intro', 'fr')}")]
     assert len(debriefs) == 1
     text = debriefs[0]["output"]
@@ -79,6 +82,7 @@ async def test_try_again_from_here_branches_keeps_the_first_version_and_the_debr
         await app.on_message(_user_message(RETRY))
         await drain()
         await app.on_end_visit(cl.Action(name="end_visit", payload={}))
+        await app.on_skip_reading(cl.Action(name="skip_reading", payload={}))
         store = app._store()
         stored = await store.read(cl.context.session.thread_id, app._requester())
 

@@ -23,7 +23,10 @@ async def test_the_first_token_goes_at_once_then_tokens_are_batched_and_the_rest
 
     clock = Clock()
     batcher = TokenBatcher(send, interval_s=0.05, clock=clock)
+    await batcher.add("")  # nothing to show: not the first word
+    assert sent == [] and not batcher.first_word.is_set()
     await batcher.add("Bon")
+    assert batcher.first_word.is_set()
     assert sent == ["Bon"]
     for token in ("jour", ",", " doc"):  # within the interval: held
         clock.now += 0.01
