@@ -10,27 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
-from agent.config import REPO_ROOT
 from agent.devtools.loadtest import Served, running, serve_chainlit, serve_stub, stub_env
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SHOTS = REPO_ROOT / "reports" / "e2e"
 LINES = [
     "Hello Ms. Miller, I'm the new physician taking over from Dr. Hanlon. How have you been?",
     "I'm not renewing the oxycodone, and that's final.",
