@@ -20,6 +20,7 @@ from agent.config import Settings, StructuredMode
 from agent.domain.language import as_lang
 from agent.i18n.catalog import t
 from agent.llm.fake import ScriptedChatModel
+from agent.llm.prompt_slots import PromptSlots
 
 LOCAL_API_KEY = "alliance-local"  # the in-process server checks no key; the client needs one
 LOCAL_TIMEOUT_S = 600.0
@@ -43,6 +44,8 @@ class ChatBackend:
     call_timeout_s: float = 60.0
     # Modes that failed on this backend, so that `auto` does not try them again.
     failed_modes: set[str] = field(default_factory=set)
+    # The embedded model's processed prompts, kept in files across restarts (None: not kept).
+    slots: PromptSlots | None = None
 
 
 def _http_clients(timeout: float, trust_env: bool = True) -> dict[str, Any]:
@@ -123,6 +126,7 @@ def _local_backend(settings: Settings) -> ChatBackend:
         compact_prompt=True,
         prefill=True,
         call_timeout_s=LOCAL_TIMEOUT_S,
+        slots=PromptSlots(server, server.n_parallel, f"{path.name}:{path.stat().st_size}") if server.slot_dir else None,
     )
 
 

@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -64,10 +64,18 @@ class LocalServerConfig:
     n_parallel: int = 2
     model_name: str | None = None
     verbose: bool = False
+    # Where processed prompts are saved and restored across restarts (llama.cpp slot files); None: not kept.
+    # Not part of what makes two configurations the same server: the first one started keeps its folder.
+    slot_dir: Path | None = field(default=None, compare=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, model_path: Path) -> LocalServerConfig:
-        return cls(model_path=Path(model_path).resolve(), n_ctx=settings.local_ctx, threads=settings.local_threads)
+        return cls(
+            model_path=Path(model_path).resolve(),
+            n_ctx=settings.local_ctx,
+            threads=settings.local_threads,
+            slot_dir=(settings.data_dir / "slots").resolve(),
+        )
 
 
 class LocalServer:
@@ -112,6 +120,11 @@ class LocalServer:
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.threads
         params.verbosity = LOG_INFO if verbose else LOG_ERRORS_ONLY
+        self.n_parallel = n_parallel
+        self.slot_dir = config.slot_dir
+        if self.slot_dir is not None:
+            self.slot_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            params.slot_save_path = f"{self.slot_dir}/"  # llama.cpp appends the file name to it as is
 
         started = time.monotonic()
         handlers = _python_signal_handlers()
@@ -155,6 +168,24 @@ class LocalServer:
     @property
     def running(self) -> bool:
         return self._server is not None
+
+    def slot_action(self, slot: int, action: str, filename: str, timeout_s: float = 120.0) -> bool:
+        """Save a slot's processed prompt to `slot_dir/filename`, or restore it (`action`: save | restore).
+        False when slot files are off, the file is missing or unreadable, or the server refuses."""
+        if self.slot_dir is None or "/" in filename or action not in ("save", "restore"):
+            return False
+        request = urllib.request.Request(
+            f"{self.root_url}/slots/{slot}?action={action}",
+            data=json.dumps({"filename": filename}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:  # loopback only
+                answer = json.loads(response.read())
+        except (OSError, ValueError):  # HTTPError (a missing file: 400) is an OSError
+            return False
+        return isinstance(answer, dict) and int(answer.get("n_saved", answer.get("n_restored", 0)) or 0) > 0
 
     def close(self) -> None:
         """Stop the server: dropping xllamacpp's Server ends its loop and HTTP threads."""

@@ -104,8 +104,8 @@ class PatientEngine:
             messages.append(SystemMessage(content=self.state_note(session, react)))
         return messages
 
-    async def prefill(self, session: Session) -> None:
-        """Have a local model process the system prompt now, so the first reply starts sooner.
+    async def prefill(self, session: Session, slot: int | None = None) -> None:
+        """Have a local model process the system prompt now (in `slot`, when given), so the first reply starts sooner.
 
         llama.cpp keeps the processed prefix in its cache (and in its host-memory prompt cache once the slot
         serves another prompt); the system prompt holds no per-turn state for it (`state_last`), so the
@@ -114,7 +114,10 @@ class PatientEngine:
         await asyncio.to_thread(self.appraiser.pool)  # the reaction rules' examples, embedded once per visit
         if not self.backend.prefill:
             return
-        await self.backend.model.bind(max_tokens=1).ainvoke([SystemMessage(content=self.system_prompt(session))])
+        pinned = {"extra_body": {"id_slot": slot}} if slot is not None else {}
+        await self.backend.model.bind(max_tokens=1, **pinned).ainvoke(
+            [SystemMessage(content=self.system_prompt(session))]
+        )
 
     def _completed(
         self, answer: PatientTurnOutput | PatientLine, session: Session, react: Appraisal | None

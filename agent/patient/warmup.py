@@ -32,18 +32,36 @@ def warm_order(personas: list[LoadedPersona]) -> list[LoadedPersona]:
 
 async def warm_personas(backend: ChatBackend, personas: list[LoadedPersona], settings: Settings) -> int:
     """Process every persona's prompt once (local models only); returns how many were warmed. Never raises:
-    a failure only means that persona's first turn waits for its prompt, as it would have."""
+    a failure only means that persona's first turn waits for its prompt, as it would have.
+
+    The first patient of each language gets a slot of its own and its processed prompt is kept in a file
+    (`agent.llm.prompt_slots`): after a restart it is restored in milliseconds instead of processed again."""
     if not backend.prefill:
         return 0
+    order, slots = warm_order(personas), backend.slots
+    kept = len({loaded.persona.language for loaded in order}) if slots else 0
+    kept = min(kept, slots.count) if slots else 0
+    kept_prompts: list[str] = []
     warmed = 0
-    for loaded in warm_order(personas):
+    for index, loaded in enumerate(order):
         started = time.monotonic()
         engine = PatientEngine(loaded.persona, backend, settings)
+        session = Session(persona_id=loaded.id, language=loaded.persona.language, llm=backend.label)
+        slot = index if slots and index < kept else None
         try:
-            await engine.prefill(Session(persona_id=loaded.id, language=loaded.persona.language, llm=backend.label))
+            restored = False
+            if slots and slot is not None:
+                kept_prompts.append(prompt := engine.system_prompt(session))
+                restored = await slots.restore(slot, prompt)
+            await engine.prefill(session, slot)  # after a restore, only the last token is processed
+            if slots and slot is not None and not restored:
+                await slots.save(slot, kept_prompts[-1])
         except Exception as exc:  # only an optimisation
             log.info("warm-up of %s skipped: %s", loaded.id, type(exc).__name__)
             continue
         warmed += 1
-        log.info("warmed %s in %.1f s", loaded.id, time.monotonic() - started)
+        how = "restored from its file" if slot is not None and restored else "processed"
+        log.info("warmed %s in %.1f s (%s)", loaded.id, time.monotonic() - started, how)
+    if slots:
+        slots.prune(kept_prompts)
     return warmed

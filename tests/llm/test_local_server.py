@@ -134,3 +134,37 @@ def test_real_model_answers_in_french() -> None:
     assert len([chunk for chunk in chunks if chunk]) > 1, "the answer did not stream"
     assert "paris" in text.lower()
     assert re.search(r"\b(la|le|est|de)\b", text.lower()), text
+
+
+@pytest.mark.local_model
+def test_a_processed_prompt_saved_to_a_file_is_restored_by_a_new_server(tmp_path: Path) -> None:
+    """llama.cpp's slot files through our server: processed once, saved, restored after a restart, and the
+    restored tokens are reused (`cached_tokens`) instead of processed again."""
+    model = local_fetch.default_model_path(_CACHE_DIR)
+    if not model.is_file():
+        pytest.skip(f"default GGUF not found at {model}: run `make model` (or set ALLIANCE_CACHE_DIR)")
+    import httpx
+
+    system = "Vous jouez Mme Bertrand, une patiente de 44 ans en arrêt de travail après une commotion. " * 6
+    body = {"messages": [{"role": "system", "content": system}], "max_tokens": 1, "id_slot": 0}
+
+    def ask(server: local_server.LocalServer) -> dict[str, Any]:
+        answer = httpx.post(
+            f"{server.base_url}/chat/completions", json={**body, "model": server.model_name}, timeout=300
+        )
+        answer.raise_for_status()
+        usage: dict[str, Any] = answer.json()["usage"]
+        return usage
+
+    config = LocalServerConfig(model, n_ctx=2048, n_parallel=1, slot_dir=tmp_path / "slots")
+    with local_server.LocalServer(config) as first:
+        assert not first.slot_action(0, "restore", "absent.slot.bin")  # nothing there yet: a clean False
+        cold = ask(first)
+        assert first.slot_action(0, "save", "p.slot.bin")
+    assert (tmp_path / "slots" / "p.slot.bin").stat().st_size > 1_000_000
+    with local_server.LocalServer(config) as second:
+        assert second.slot_action(0, "restore", "p.slot.bin")
+        warm = ask(second)
+    assert warm["prompt_tokens"] == cold["prompt_tokens"]
+    assert warm["prompt_tokens_details"]["cached_tokens"] >= cold["prompt_tokens"] - 1
+    assert not local_server.LocalServer.slot_action(second, 0, "restore", "../escape.bin")  # names only
