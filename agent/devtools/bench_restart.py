@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from agent.config import Settings
+from agent.devtools.bench_patient import script
 from agent.domain.session import Session
 from agent.llm.backends import build_backend
 from agent.patient.engine import PatientEngine
@@ -43,9 +44,7 @@ async def _one_start(data_dir: Path, first_turn: bool) -> dict[str, float]:
         for loaded in defaults:
             engine = PatientEngine(loaded.persona, backend, settings)
             session = Session(persona_id=loaded.id, language=loaded.persona.language, llm=backend.label)
-            session.add_learner_turn(
-                "Bonjour, comment allez-vous ?" if loaded.persona.language == "fr" else "Hello, how are you?"
-            )
+            session.add_learner_turn(script(loaded.persona.language)[0])  # the shared probes' open question
             first: list[float] = []
             sent = time.monotonic()
 
