@@ -16,12 +16,10 @@ import pytest
 
 from agent.config import REPO_ROOT
 from agent.devtools.loadtest import Served, running, serve_chainlit, serve_stub, stub_env
-from agent.domain.events import AllianceEvent
-from agent.domain.taxonomy import EventKind, RuptureType, Speaker
 from agent.domain.visit import VisitState
 from agent.storage.sessions import SessionStore, make_engine
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
-from tests.support.storage import make_rich_session
+from tests.support.storage import flagged_rich_session
 
 pytestmark = pytest.mark.e2e
 
@@ -35,17 +33,7 @@ RATERS = {
 
 async def _seed(data: Path) -> None:
     engine = make_engine(f"sqlite+aiosqlite:///{data / 'alliance.db'}")
-    session = make_rich_session(2)
-    session.events.append(
-        AllianceEvent(
-            turn=1,
-            speaker=Speaker.patient,
-            kind=EventKind.rupture_marker,
-            rupture=RuptureType.withdrawal,
-            evidence="Réponse 0",
-            confidence=0.9,
-        )
-    )
+    session = flagged_rich_session()
     await SessionStore(engine).save(THREAD, "alice", session, VisitState(ended=True))
     await engine.dispose()
 

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from agent.domain.events import AllianceEvent
 from agent.domain.session import AlliancePerception, HiddenState, Session
-from agent.domain.taxonomy import Emotion, Move
+from agent.domain.taxonomy import Emotion, EventKind, Move, RuptureType, Speaker
 from agent.storage.database import CONSENSUS_TABLE, LABELS_TABLE
 from agent.storage.logins import LOGINS_TABLE
 from agent.storage.sessions import CHAINLIT_TABLES, SESSIONS_TABLE, make_engine
@@ -66,6 +67,22 @@ def make_rich_session(turns: int = 2, marker: str = KEPT_MARKER) -> Session:
             move_subtype=f"sub-{marker}",
         )
         session.add_patient_turn(f"Réponse {n}.", hidden)
+    return session
+
+
+def flagged_rich_session(marker: str = KEPT_MARKER) -> Session:
+    """`make_rich_session(2)` with the monitor's withdrawal flag on the patient's first reply (turn 1)."""
+    session = make_rich_session(2, marker=marker)
+    session.events.append(
+        AllianceEvent(
+            turn=1,
+            speaker=Speaker.patient,
+            kind=EventKind.rupture_marker,
+            rupture=RuptureType.withdrawal,
+            evidence="Réponse 0",
+            confidence=0.9,
+        )
+    )
     return session
 
 

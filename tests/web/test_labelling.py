@@ -7,12 +7,11 @@ import uuid
 
 import pytest
 
-from agent.domain.events import AllianceEvent
-from agent.domain.taxonomy import EventKind, RuptureType, Speaker
+from agent.domain.taxonomy import Speaker
 from agent.domain.visit import VisitState
 from agent.storage.access import Requester
 from agent.storage.labels import LabelStore
-from tests.support.storage import make_rich_session
+from tests.support.storage import flagged_rich_session
 from tests.support.web_client import Web
 
 pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'chat_profiles' was never awaited:RuntimeWarning")
@@ -30,17 +29,7 @@ DEAN = {"label_0": "exploratory", "label_1": "confrontation", "label_2": "none",
 
 async def _kept(web: Web) -> str:
     thread_id = str(uuid.uuid4())
-    session = make_rich_session(2)
-    session.events.append(
-        AllianceEvent(
-            turn=1,
-            speaker=Speaker.patient,
-            kind=EventKind.rupture_marker,
-            rupture=RuptureType.withdrawal,
-            evidence="Réponse 0",
-            confidence=0.9,
-        )
-    )
+    session = flagged_rich_session()
     await web.layer.sessions.save(thread_id, "alice", session, VisitState(ended=True))
     return thread_id
 
