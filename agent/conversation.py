@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from agent.config import Settings
 from agent.domain.events import AllianceEvent
 from agent.domain.session import PublicTurn, Session, Turn
+from agent.domain.taxonomy import Speaker
 from agent.evaluator.base import Evaluator
 from agent.llm.backends import ChatBackend, describe_failure
 from agent.patient.engine import PatientEngine, TokenSink
@@ -111,6 +112,29 @@ class Conversation:
     ) -> TurnOutcome:
         learner_turn = self.session.add_learner_turn(text)
         self.start_evaluation(on_events)  # concurrent with the patient, never awaited here
+        return await self._answer(learner_turn, on_token, on_events)
+
+    def unanswered(self) -> Turn | None:
+        """The learner's last turn, if the patient has not answered it (its process was lost mid-turn, or the
+        patient failed)."""
+        turns = self.session.turns
+        return turns[-1] if turns and turns[-1].speaker is Speaker.clinician else None
+
+    async def answer_unanswered(
+        self, on_token: TokenSink | None = None, on_events: EventsSink | None = None
+    ) -> TurnOutcome | None:
+        """The patient answers the learner's last turn, kept but never answered; None if there is none. The monitor
+        reads that turn too, unless its flags were kept already."""
+        learner_turn = self.unanswered()
+        if learner_turn is None:
+            return None
+        if not any(event.turn == learner_turn.id for event in self.session.events):
+            self.start_evaluation(on_events)
+        return await self._answer(learner_turn, on_token, on_events)
+
+    async def _answer(
+        self, learner_turn: Turn, on_token: TokenSink | None, on_events: EventsSink | None
+    ) -> TurnOutcome:
         outcome = TurnOutcome(learner_turn)
         try:
             await self._prefilled()

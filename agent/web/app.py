@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from typing import Any
 
 import chainlit as cl
 import chainlit.server
@@ -15,9 +15,7 @@ from chainlit.types import ThreadDict
 
 from agent.config import get_settings
 from agent.conversation import Conversation
-from agent.domain.events import AllianceEvent
-from agent.domain.session import Session
-from agent.domain.taxonomy import Lang, Speaker
+from agent.domain.taxonomy import Lang
 from agent.domain.text import clean_text
 from agent.domain.visit import VisitState
 from agent.evaluator.merge import build_evaluator
@@ -28,15 +26,14 @@ from agent.llm.backends import BackendError, ChatBackend, build_backend
 from agent.patient.warmup import warm_personas
 from agent.persona.loader import LoadedPersona, load_library
 from agent.storage.access import AccessDenied, Requester
-from agent.storage.sessions import SessionStore, StorageError, StoredSession, database_url
+from agent.storage.sessions import StorageError, StoredSession, database_url
 from agent.storage.users import LOCAL_USER
-from agent.web import auth, panel, reading, reconnect, tab
+from agent.web import auth, failover, keeping, panel, reading, reconnect, replies, tab
 from agent.web.closing import post_debrief
 from agent.web.datalayer import AllianceDataLayer
 from agent.web.live import LIVE, LiveVisit
-from agent.web.messages import case_brief, hint_message, level_settings, patient_profiles, reply_actions
+from agent.web.messages import case_brief, hint_message, level_settings, patient_profiles
 from agent.web.review import install_review_routes
-from agent.web.streaming import TokenBatcher
 
 redaction.install()  # no credential of OPENAI_BASE_URL in the app's logs
 log = logging.getLogger(__name__)
@@ -66,35 +63,12 @@ async def _get_backend() -> ChatBackend:
         return _backend
 
 
-def _store() -> SessionStore | None:
-    layer = get_data_layer()
-    return layer.sessions if isinstance(layer, AllianceDataLayer) else None
-
-
-install_review_routes(chainlit.server.app, _store, settings)
+install_review_routes(chainlit.server.app, keeping.store, settings)
 
 
 def _requester() -> Requester | None:
     user = cl.context.session.user
     return auth.requester_of(user.identifier if user is not None else None)
-
-
-async def _save(learner_text: str | None = None) -> None:
-    """Keep the whole session, hidden states included, in our own table: never in Chainlit's thread or steps.
-
-    With `learner_text`: the session with the learner's next turn, kept before the patient is asked.
-    """
-    live, store = tab.live(), _store()
-    if live is None or store is None:
-        return
-    try:
-        if await live.save(store, learner_text):
-            await tab.say("ui.other_tab")
-    except Exception:  # the visit goes on; the learner is told once that it is not being kept
-        log.exception("session of thread %s not saved", live.thread_id)
-        if not cl.user_session.get("save_warned"):
-            cl.user_session.set("save_warned", True)
-            await tab.say("ui.not_saved")
 
 
 @cl.on_app_startup
@@ -227,7 +201,7 @@ async def _resume(thread: ThreadDict) -> None:
     (or from the visit already open in this process, shared with the other tab)."""
     if await _refuse_inactive_login():
         return
-    store, requester = _store(), _requester()
+    store, requester = keeping.store(), _requester()
     try:
         stored = await store.read(thread["id"], requester) if store and requester else None
     except AccessDenied:  # Chainlit lets only the author resume; this is the second lock
@@ -250,33 +224,50 @@ async def _resume(thread: ThreadDict) -> None:
     elif await _open_conversation(loaded, tab.lang(), stored) is None:
         return
     live = tab.live()
-    turns = live.conversation.session.turns if live is not None else []
-    if turns and turns[-1].speaker is Speaker.clinician:
-        await tab.say("ui.resume_unanswered")
+    steps: list[Any] = list(thread.get("steps") or [])
+    unkept = failover.unkept_message(steps, live.conversation.session, settings.max_message_chars) if live else None
+    if live is not None and unkept is not None and not live.visit.ended:  # on the page, not kept: kept now
+        live.conversation.session.add_learner_turn(clean_text(unkept[1]))
+        await keeping.save()
+    if live is not None and live.conversation.unanswered() is not None:  # answered once the page is resumed
+        sent = [step["id"] for step in steps if step.get("type") == "user_message"]
+        cl.user_session.set("unanswered", sent[-1] if sent else "")
     await panel.refresh()
+
+
+async def _answer_unanswered() -> None:
+    """After a resume: the learner's last turn was kept but never answered (its process was lost mid-reply, or
+    the patient failed); the patient answers it now, as if it had just been sent."""
+    message_id = cl.user_session.get("unanswered")
+    live = tab.live()
+    if message_id is None or live is None:
+        return
+    cl.user_session.set("unanswered", None)
+    async with live.turn_lock:
+        if live.conversation.unanswered() is None:  # answered meanwhile (another tab, the process still alive)
+            return
+        await tab.say("ui.resume_unanswered")
+        await cl.context.emitter.task_start()
+        try:
+            conversation = live.conversation
+            await replies.stream(
+                live,
+                str(message_id),
+                lambda on_token: conversation.answer_unanswered(on_token, replies.events_sink(conversation.session)),
+                settings.slow_notice_s,
+            )
+        finally:
+            await cl.context.emitter.task_end()
+
+
+failover.install(keeping.tabs, _answer_unanswered)
 
 
 @cl.on_settings_update
 async def settings_update(values: dict[str, str]) -> None:
     tab.visit().level = values.get("level", CoachingLevel.learner.value)
     await panel.refresh()
-    await _save()
-
-
-def _events_sink(session: Session) -> Callable[[int, list[AllianceEvent] | None], Awaitable[None]]:
-    """The monitor's callback for one branch: late results of a branch left behind change nothing on screen."""
-    live = tab.live()
-
-    async def on_events(turn_id: int, events: list[AllianceEvent] | None) -> None:
-        if live is None or live.conversation.session is not session:
-            return
-        if events is None:
-            live.visit.mark_unavailable(turn_id)
-        await panel.refresh()
-        await reading.offer_when_flagged(session, live.visit, tab.level(), tab.lang())
-        await _save()
-
-    return on_events
+    await keeping.save()
 
 
 async def _branch(live: LiveVisit, turn_id: int) -> None:
@@ -311,7 +302,7 @@ async def on_message(message: cl.Message) -> None:
 
 
 async def _turn(live: LiveVisit, message: cl.Message) -> None:
-    store = _store()
+    store = keeping.store()
     if store is not None and await live.sync(store):  # another process moved this visit on
         await tab.say("ui.other_tab")
     edited = live.visit.turn_for(message.id)
@@ -328,33 +319,14 @@ async def _turn(live: LiveVisit, message: cl.Message) -> None:
         message.content = text
         await message.update()
     # Kept before the patient is asked: a crash or a restart mid-reply loses no word of the learner.
-    await _save(text)
+    await keeping.save(text)
     conversation = live.conversation
-    reply = cl.Message(content="", author=conversation.persona.display_name)
-    batches = TokenBatcher(reply.stream_token)  # the first word at once, then one socket message per 50 ms
-    notice = asyncio.create_task(tab.slow_notice(batches.first_word, settings.slow_notice_s))
-    try:
-        outcome = await conversation.learner_says(text, batches.add, _events_sink(conversation.session))
-        await batches.close()
-    finally:
-        notice.cancel()
-    live.visit.record(message.id, outcome.learner_turn.id)
-    await _save()
-    if outcome.patient_turn is None:
-        if outcome.streamed:
-            await reply.remove()
-        await tab.say("ui.patient_failed", reason=outcome.error or "?")
-        return
-    turn_id = outcome.patient_turn.id
-    reply.actions = reply_actions(message.id, tab.level(), tab.lang())
-    reply.actions += reading.reply_offers(conversation.session, live.visit, tab.level(), tab.lang(), turn_id)
-    if outcome.streamed != outcome.patient_turn.text:
-        # The guard repaired or the model regenerated: show only the checked text.
-        reply.content = outcome.patient_turn.text
-        await (reply.update() if outcome.streamed else reply.send())
-    else:
-        await reply.send()
-    reading.reply_sent(turn_id, reply.id)
+    await replies.stream(
+        live,
+        message.id,
+        lambda on_token: conversation.learner_says(text, on_token, replies.events_sink(conversation.session)),
+        settings.slow_notice_s,
+    )
 
 
 @cl.action_callback("retry_here")
@@ -378,7 +350,7 @@ async def on_retry(action: cl.Action) -> None:
             removing = removing or shown.id == message_id
             if removing:
                 await shown.remove()
-        await _save()
+        await keeping.save()
     await panel.refresh()
     await tab.say("ui.retry_done", turn=str(turn))
 
@@ -393,12 +365,12 @@ async def on_end_visit(action: cl.Action) -> None:
     async with live.turn_lock:
         await live.conversation.drain(timeout=30)  # the last turn's flags belong in the debrief
         live.visit.ended = True
-        await _save()
+        await keeping.save()
         turn = reading.debrief_turn(live.conversation.session, live.visit)
     if turn is not None:
         await reading.form_message(turn, "debrief", live.conversation.persona, tab.lang()).send()
     else:
-        await post_debrief(live, tab.lang(), _store() is not None)
+        await post_debrief(live, tab.lang(), keeping.store() is not None)
 
 
 @cl.action_callback(reading.READ)
@@ -410,9 +382,9 @@ async def on_reading(action: cl.Action) -> dict[str, str]:
     async with live.turn_lock:
         taken = reading.take(live.visit, live.conversation.session, action.payload, tab.lang(), tab.level())
         if taken.reading is not None:
-            await _save()
+            await keeping.save()
     if taken.reading is not None and taken.reading.moment == "debrief":
-        await post_debrief(live, tab.lang(), _store() is not None)
+        await post_debrief(live, tab.lang(), keeping.store() is not None)
     elif taken.reading is not None:
         await tab.say("reading.noted", turn=str(taken.reading.turn_id))
     return taken.response
@@ -422,7 +394,7 @@ async def on_reading(action: cl.Action) -> dict[str, str]:
 async def on_skip_reading(action: cl.Action) -> dict[str, str]:
     live = tab.live()
     if live is not None and live.visit.ended:
-        await post_debrief(live, tab.lang(), _store() is not None)
+        await post_debrief(live, tab.lang(), keeping.store() is not None)
     return {"ok": ""}
 
 

@@ -35,6 +35,7 @@ from fastapi import HTTPException
 from agent.storage.access import Requester, Role, can_change, can_view
 from agent.storage.logins import LoginGenerations
 from agent.storage.sessions import SchemaGuard, SessionStore, configure_engine, is_sqlite, prepare_sqlite_file
+from agent.storage.tabs import TabThreads
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class AllianceDataLayer(SQLAlchemyDataLayer):
         self.schema = SchemaGuard(self.engine)
         self.sessions = SessionStore(self.engine, self.schema)
         self.logins = LoginGenerations(self.engine)  # logouts, seen by every process on this database
+        self.tabs = TabThreads(self.engine)  # page → thread, so that any process can take a page over
         self.role_of = role_of
 
     async def ensure_schema(self) -> None:

@@ -18,6 +18,7 @@ from agent.domain.events import AllianceEvent
 from agent.domain.taxonomy import EventKind, RuptureType, Speaker
 from agent.domain.visit import VisitState
 from agent.i18n.catalog import t
+from agent.web import keeping, replies
 from tests.support.chainlit_harness import LEARNER, MARKER, Harness, browser_tab, data_layer, drain
 from tests.support.storage import make_rich_session
 from tests.support.web_client import Web, make_session
@@ -83,7 +84,7 @@ async def test_try_again_from_here_branches_keeps_the_first_version_and_the_debr
         await drain()
         await app.on_end_visit(cl.Action(name="end_visit", payload={}))
         await app.on_skip_reading(cl.Action(name="skip_reading", payload={}))
-        store = app._store()
+        store = keeping.store()
         stored = await store.read(cl.context.session.thread_id, app._requester())
 
     assert branched.parent_id == original.id and branched.branch_turn == 2
@@ -284,7 +285,7 @@ async def test_late_monitor_results_of_a_branch_left_behind_change_nothing(harne
         first_id = str(uuid.uuid4())
         await app.on_message(_user_message(LEARNER, first_id))
         old = (await drain()).session
-        old_sink = app._events_sink(old)
+        old_sink = replies.events_sink(old)
         await app.on_message(_user_message("Bonjour, reprenons.", first_id))  # edited: a new branch
         await drain()
         monitors_before = len(socket.of("set_sidebar_elements"))

@@ -47,6 +47,7 @@ from tests.support.chainlit_harness import (
     close_data_layer,
     data_layer,
     drain,
+    marker_responder,
 )
 from tests.support.evaluators import flag_last_turn
 from tests.support.storage import chainlit_cells_with
@@ -307,7 +308,9 @@ async def test_the_learners_words_are_kept_before_the_patient_is_asked(harness: 
     assert [t.text for t in _kept_turns(harness.db_path)] == [LEARNER]
 
 
-async def test_a_resumed_visit_whose_last_message_had_no_answer_says_so(harness: Harness) -> None:
+async def test_a_resumed_visit_whose_last_message_had_no_answer_is_answered_then(harness: Harness) -> None:
+    """A process lost mid-reply (here: the patient failed): the learner's turn was kept without an answer. The
+    page that resumes the visit (a reload, or another process after a failover) gets it answered, once."""
     app, socket = harness.app, harness.socket
     alice = await (await data_layer()).create_user(User(identifier="alice"))
     assert isinstance(alice, PersistedUser)
@@ -316,11 +319,24 @@ async def test_a_resumed_visit_whose_last_message_had_no_answer_says_so(harness:
         await app.start()
         harness.backends[0].model.responder = broken_responder  # type: ignore[attr-defined]
         await _say(LEARNER)
+    assert [t.speaker for t in _kept_turns(harness.db_path)] == [Speaker.clinician]
+    harness.backends[0].model.responder = marker_responder  # type: ignore[attr-defined]
     async with browser_tab(socket, user=alice, thread_id=thread_id) as tab:
         thread = await resume_thread(tab)
         assert thread is not None
         await app.resume(thread)
-    assert any("n'avait pas répondu" in m["output"] for m in socket.of("new_message"))
+        await app._answer_unanswered()
+        await app._answer_unanswered()  # a second connect of the same page answers nothing more
+        await _settle()
+    notices = [m["output"] for m in socket.of("new_message") if m["output"] == t("ui.resume_unanswered", "fr")]
+    assert len(notices) == 1
+    kept = _kept_turns(harness.db_path)
+    assert [(t.speaker, t.text if t.speaker is Speaker.clinician else "") for t in kept] == [
+        (Speaker.clinician, LEARNER),
+        (Speaker.patient, ""),
+    ]
+    assert kept[1].text and kept[1].hidden is not None
+    assert any(m["output"] == kept[1].text for m in socket.of("new_message") + socket.of("update_message"))
 
 
 async def test_resuming_a_thread_with_no_kept_session_says_it_cannot_go_on(harness: Harness) -> None:

@@ -15,6 +15,7 @@ from agent.domain.events import AllianceEvent
 from agent.domain.reading import score_reading
 from agent.domain.taxonomy import Emotion, EventKind, RuptureType, Speaker, display
 from agent.i18n.catalog import percent, t
+from agent.web import keeping
 from tests.support.chainlit_harness import LEARNER, MARKER, Harness, browser_tab, drain
 
 pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'chat_profiles' was never awaited:RuntimeWarning")
@@ -57,7 +58,7 @@ async def test_ending_the_visit_asks_for_a_reading_first_then_keeps_it_and_shows
         last = cl.user_session.get("live").conversation.session.turns[-1]
         answer = await app.on_reading(cl.Action(name="read_patient", payload={"turn": last.id, **GOOD}))
         live = cl.user_session.get("live")
-        stored = await app._store().read(live.thread_id, live.owner)  # kept, not only in memory
+        stored = await keeping.store().read(live.thread_id, live.owner)  # kept, not only in memory
 
     # The form, about her last turn, with the persona's words for the choices and none of her hidden state.
     assert MARKER not in at_the_form and not _debriefs_in(at_the_form)

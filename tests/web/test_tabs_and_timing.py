@@ -207,7 +207,11 @@ async def test_17_a_page_whose_first_socket_dropped_gets_the_opening_again(harne
     app, first_socket = harness.app, harness.socket
     alice = await _alice()
     handler = chainlit.server.sio.handlers["/"]["connection_successful"]
-    assert getattr(handler, "_alliance_reconnect", False), "Chainlit's handler is wrapped once the app loads"
+    wrappers, inner = [], handler
+    while inner is not None:
+        wrappers += [mark for mark in ("_alliance_failover", "_alliance_reconnect") if getattr(inner, mark, False)]
+        inner = getattr(inner, "__wrapped__", None)
+    assert wrappers == ["_alliance_failover", "_alliance_reconnect"], "Chainlit's handler is wrapped once the app loads"
     async with browser_tab(first_socket, user=alice) as tab:
         tab.chat_started = True  # as Chainlit's handler marks it before it runs on_chat_start
         await app.start()

@@ -1,0 +1,84 @@
+"""Which thread each open page shows, kept in the database, so that any process can take a page over.
+
+A Chainlit page names itself with a session id it made up when it loaded, and sends it again each time its
+socket reconnects. The process that served it keeps that session in memory only. When that process is gone
+(stopped, crashed, its machine lost), the page reconnects through the balancer to another process, which
+has never heard of that id: Chainlit would open a new chat there, and the learner's visit would seem lost.
+So the app records `page id → thread` here at the page's first kept turn, and the process that receives an
+unknown page id looks it up and resumes that thread from the kept session (`agent.web.failover`).
+
+A row says nothing about access by itself: it is read only for the user who owns it, and Chainlit's own
+resume checks the thread's author again. Rows older than `KEEP` are removed as new ones are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+TABS_TABLE = "alliance_tabs"
+KEEP = timedelta(days=2)  # a page left open longer than this starts a new visit on its next reconnect
+
+
+class TabThreads:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+        self._ready = False
+        self._lock: asyncio.Lock | None = None
+
+    async def _ensure(self) -> None:
+        if self._ready:
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if not self._ready:
+                async with self.engine.begin() as conn:
+                    await conn.execute(
+                        text(
+                            f"CREATE TABLE IF NOT EXISTS {TABS_TABLE} "
+                            '("page_id" TEXT PRIMARY KEY, "thread_id" TEXT NOT NULL, "owner" TEXT NOT NULL, '
+                            '"updated_at" TEXT NOT NULL)'
+                        )
+                    )
+                    await conn.execute(
+                        text(f'CREATE INDEX IF NOT EXISTS {TABS_TABLE}_updated ON {TABS_TABLE} ("updated_at")')
+                    )
+                self._ready = True
+
+    async def remember(self, page_id: str, thread_id: str, owner: str) -> None:
+        """The page `page_id` of `owner` shows `thread_id` (a later call for the same page replaces it)."""
+        await self._ensure()
+        now = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    f'INSERT INTO {TABS_TABLE} ("page_id", "thread_id", "owner", "updated_at") '
+                    "VALUES (:page, :thread, :owner, :now) "
+                    'ON CONFLICT ("page_id") DO UPDATE SET "thread_id" = EXCLUDED."thread_id", '
+                    '"owner" = EXCLUDED."owner", "updated_at" = EXCLUDED."updated_at"'
+                ),
+                {"page": page_id, "thread": thread_id, "owner": owner, "now": now.isoformat()},
+            )
+            await conn.execute(
+                text(f'DELETE FROM {TABS_TABLE} WHERE "updated_at" < :cutoff'), {"cutoff": (now - KEEP).isoformat()}
+            )
+
+    async def thread_of(self, page_id: str, owner: str) -> str | None:
+        """The thread `owner`'s page `page_id` showed; None if unknown, too old, or another user's."""
+        await self._ensure()
+        cutoff = (datetime.now(UTC) - KEEP).isoformat()
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        f'SELECT "thread_id" FROM {TABS_TABLE} '
+                        'WHERE "page_id" = :page AND "owner" = :owner AND "updated_at" >= :cutoff'
+                    ),
+                    {"page": page_id, "owner": owner, "cutoff": cutoff},
+                )
+            ).first()
+        return str(row[0]) if row is not None else None

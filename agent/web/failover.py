@@ -1,0 +1,110 @@
+"""A visit that outlives its process: the page of a process that is gone goes on in another one.
+
+Several app processes behind a balancer share one database. When the process that served a page stops or
+dies, the page's socket reconnects (through the balancer) to another process, with the same page id
+(Chainlit's `sessionId`) and no thread to resume: Chainlit there would start a new chat. We wrap two of
+Chainlit's socket handlers:
+
+- `connect`: a page id this process has never seen, with no thread named, is looked up in the database
+  (`agent.storage.tabs`, written at the page's first kept turn, for its own user only). If it showed a
+  thread, the new socket session is set to resume that thread: Chainlit then runs its resume (the author's
+  check, `on_chat_resume`, the thread's messages sent to the page) instead of a new chat.
+- `connection_successful`: after Chainlit has handled it (and resumed, if it did), `after_connect` runs in
+  the session's context. The app uses it to let the patient answer a learner turn that was kept but never
+  answered (the old process died mid-reply): the visit goes on, no turn lost.
+
+A reconnect to the same process (the usual case: a network blip, a sticky balancer) is Chainlit's own
+restore and is left alone here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from chainlit.context import init_ws_context
+from chainlit.server import sio
+from chainlit.session import WebsocketSession
+
+from agent.domain.session import Session
+from agent.domain.taxonomy import Speaker
+from agent.storage.tabs import TabThreads
+
+log = logging.getLogger(__name__)
+
+_MARK = "_alliance_failover"
+_tasks: set[asyncio.Task[None]] = set()
+
+
+async def adopt_known_page(session: WebsocketSession | None, page_id: str, tabs: TabThreads | None) -> bool:
+    """Set a new socket session of a known page to resume the thread the page showed. True if it was."""
+    if session is None or session.restored or session.thread_id_to_resume or session.user is None or not page_id:
+        return False
+    if tabs is None:
+        return False
+    try:
+        thread_id = await tabs.thread_of(page_id, session.user.identifier)
+    except Exception:  # the database is down: the page gets a new chat, as it would have without us
+        log.exception("could not look up page %s", page_id)
+        return False
+    if thread_id is None:
+        return False
+    session.thread_id = thread_id
+    session.thread_id_to_resume = thread_id
+    log.info("page %s reconnected here: resuming thread %s", page_id, thread_id)
+    return True
+
+
+def unkept_message(steps: list[dict[str, Any]], session: Session, max_chars: int) -> tuple[str, str] | None:
+    """The learner's last chat message, if the process that received it died before keeping it as a turn: its
+    step id and text. Chainlit writes the message's step and the app keeps the turn side by side; a crash between
+    the two leaves a message on the page that the patient never heard of. None when the last message is the last
+    learner turn kept, or one the app refuses anyway (too long, empty)."""
+    sent = [step for step in steps if step.get("type") == "user_message"]
+    if not sent:
+        return None
+    step_id, text = str(sent[-1].get("id") or ""), str(sent[-1].get("output") or "")
+    learner = [turn.text for turn in session.turns if turn.speaker is Speaker.clinician]
+    if not text.strip() or len(text) > max_chars or (learner and learner[-1] == text):
+        return None
+    return step_id, text
+
+
+def install(tabs: Callable[[], TabThreads | None], after_connect: Callable[[], Awaitable[None]]) -> None:
+    """Once, when the app module loads (a second call changes nothing)."""
+    handlers: dict[str, Any] = sio.handlers.setdefault("/", {})
+    original_connect = handlers.get("connect")
+    original_successful = handlers.get("connection_successful")
+    if original_connect is None or original_successful is None or getattr(original_connect, _MARK, False):
+        return
+
+    async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any]) -> Any:
+        accepted = await original_connect(sid, environ, auth)  # refusals (login, thread's author) propagate
+        page_id = auth.get("sessionId") if isinstance(auth, dict) else None
+        await adopt_known_page(WebsocketSession.get(sid), str(page_id or ""), tabs())
+        return accepted
+
+    async def connection_successful(sid: str) -> None:
+        await original_successful(sid)
+        session = WebsocketSession.get(sid)
+        if session is not None:
+            init_ws_context(session)  # the task below copies this context
+            task = asyncio.create_task(_run(after_connect))
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
+
+    wrapped: list[tuple[Any, Any]] = [(connect, original_connect), (connection_successful, original_successful)]
+    for wrapper, original in wrapped:
+        setattr(wrapper, _MARK, True)
+        wrapper.__wrapped__ = original  # the handlers it wraps (reconnect.py's, Chainlit's) stay reachable
+    sio.on("connect")(connect)
+    sio.on("connection_successful")(connection_successful)
+
+
+async def _run(after_connect: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await after_connect()
+    except Exception:  # the learner can still send the message again; the log says why it was not answered
+        log.exception("the resumed visit's unanswered turn could not be answered")

@@ -1,0 +1,48 @@
+"""Keeping a tab's visit: the session store, the page records, and the save after each step of a visit."""
+
+from __future__ import annotations
+
+import logging
+
+import chainlit as cl
+from chainlit.data import get_data_layer
+
+from agent.storage.sessions import SessionStore
+from agent.storage.tabs import TabThreads
+from agent.web import tab
+from agent.web.datalayer import AllianceDataLayer
+
+log = logging.getLogger(__name__)
+
+
+def store() -> SessionStore | None:
+    layer = get_data_layer()
+    return layer.sessions if isinstance(layer, AllianceDataLayer) else None
+
+
+def tabs() -> TabThreads | None:
+    layer = get_data_layer()
+    return layer.tabs if isinstance(layer, AllianceDataLayer) else None
+
+
+async def save(learner_text: str | None = None) -> None:
+    """Keep the whole session, hidden states included, in our own table: never in Chainlit's thread or steps.
+
+    With `learner_text`: the session with the learner's next turn, kept before the patient is asked. A failed
+    save does not stop the visit; the learner is told once that it is not being kept.
+    """
+    live, sessions = tab.live(), store()
+    if live is None or sessions is None:
+        return
+    try:
+        if await live.save(sessions, learner_text):
+            await tab.say("ui.other_tab")
+        if not cl.user_session.get("page_kept") and (pages := tabs()) is not None:
+            # Once per page: any process can take this page over if this one goes (agent/web/failover.py).
+            await pages.remember(cl.context.session.id, live.thread_id, live.owner.identifier)
+            cl.user_session.set("page_kept", True)
+    except Exception:
+        log.exception("session of thread %s not saved", live.thread_id)
+        if not cl.user_session.get("save_warned"):
+            cl.user_session.set("save_warned", True)
+            await tab.say("ui.not_saved")

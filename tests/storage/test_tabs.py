@@ -1,0 +1,109 @@
+"""Page → thread records, read by another process when a page's own process is gone (agent.web.failover)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from agent.config import Settings
+from agent.domain.session import Session
+from agent.storage.sessions import database_url, make_engine
+from agent.storage.tabs import KEEP, TABS_TABLE, TabThreads
+from agent.web.failover import adopt_known_page, unkept_message
+from tests.support.storage import DATABASES, POSTGRES_URL, drop_tables, make_rich_session
+
+THREAD = "0b7c5a7e-3a52-4c6e-9f0e-4d1c2b3a4f51"
+OTHER = "0b7c5a7e-3a52-4c6e-9f0e-4d1c2b3a4f52"
+
+
+@pytest.fixture(params=DATABASES)
+async def tabs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TabThreads]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'alliance.db'}"
+    else:
+        url = database_url(Settings(_env_file=None, DATABASE_URL=POSTGRES_URL))  # type: ignore[call-arg]
+        await drop_tables(url)
+        engine = make_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"DROP TABLE IF EXISTS {TABS_TABLE}"))
+        await engine.dispose()
+    engine = make_engine(url)
+    yield TabThreads(engine)
+    await engine.dispose()
+
+
+async def test_a_page_is_found_for_its_owner_only_and_a_later_record_replaces_it(tabs: TabThreads) -> None:
+    await tabs.remember("page-1", THREAD, "alice")
+    assert await tabs.thread_of("page-1", "alice") == THREAD
+    assert await tabs.thread_of("page-1", "bob") is None  # another user's page id gives nothing
+    assert await tabs.thread_of("page-2", "alice") is None
+    await tabs.remember("page-1", OTHER, "alice")  # the page went on to another thread
+    assert await tabs.thread_of("page-1", "alice") == OTHER
+
+
+async def test_records_older_than_the_keep_period_are_ignored_then_removed(tabs: TabThreads) -> None:
+    await tabs.remember("old-page", THREAD, "alice")
+    stale = (datetime.now(UTC) - KEEP * 2).isoformat()
+    async with tabs.engine.begin() as conn:
+        await conn.execute(text(f'UPDATE {TABS_TABLE} SET "updated_at" = :at'), {"at": stale})
+    assert await tabs.thread_of("old-page", "alice") is None
+    await tabs.remember("new-page", OTHER, "alice")
+    async with tabs.engine.connect() as conn:
+        pages = [row[0] for row in (await conn.execute(text(f'SELECT "page_id" FROM {TABS_TABLE}'))).all()]
+    assert pages == ["new-page"]
+
+
+def _socket_session(**values: Any) -> Any:
+    defaults: dict[str, Any] = {"restored": False, "thread_id_to_resume": None, "thread_id": "fresh"}
+    defaults["user"] = SimpleNamespace(identifier="alice")
+    return SimpleNamespace(**(defaults | values))
+
+
+async def test_a_new_socket_of_a_known_page_is_set_to_resume_its_thread(tabs: TabThreads) -> None:
+    await tabs.remember("page-1", THREAD, "alice")
+    session = _socket_session()
+    assert await adopt_known_page(session, "page-1", tabs)
+    assert session.thread_id == THREAD and session.thread_id_to_resume == THREAD
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"restored": True},  # this process still has the page: Chainlit's own restore
+        {"thread_id_to_resume": OTHER},  # the page named its thread itself (Chainlit checks its author)
+        {"user": SimpleNamespace(identifier="bob")},  # another user presenting alice's page id
+        {"user": None},
+    ],
+)
+async def test_other_sockets_are_left_as_chainlit_made_them(tabs: TabThreads, values: dict[str, Any]) -> None:
+    await tabs.remember("page-1", THREAD, "alice")
+    session = _socket_session(**values)
+    before = dict(vars(session))
+    assert not await adopt_known_page(session, "page-1", tabs)
+    assert vars(session) == before
+
+
+def _steps(*texts: str) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = [{"id": "brief", "type": "assistant_message", "output": "Brief"}]
+    steps += [{"id": f"m{i}", "type": "user_message", "output": text} for i, text in enumerate(texts)]
+    return steps
+
+
+def test_a_message_on_the_page_that_the_kept_session_lacks_is_found() -> None:
+    session = make_rich_session(2)
+    learner = [t.text for t in session.turns if t.speaker.value == "clinician"]
+    assert unkept_message(_steps(*learner), session, 2000) is None
+    assert unkept_message(_steps(*learner, "Et demain ?"), session, 2000) == ("m2", "Et demain ?")
+    assert unkept_message(_steps(*learner, "x" * 2001), session, 2000) is None  # refused anyway: too long
+    assert unkept_message(_steps(*learner, "  "), session, 2000) is None
+    assert unkept_message(_steps("Bonjour"), Session(persona_id="p", language="fr", llm="fake"), 2000) == (
+        "m0",
+        "Bonjour",
+    )
+    assert unkept_message([], session, 2000) is None
