@@ -153,6 +153,11 @@ async def _refuse_inactive_login() -> bool:
 @cl.on_chat_start
 async def start() -> None:
     try:
+        if (store := keeping.store()) is not None and (requester := _requester()) is not None:
+            thread = await failover.kept_without_its_thread(store, requester, cl.context.session.user)
+            if thread is not None:
+                await _resume(thread)  # a page taken over after its first kept turn (agent/web/failover.py)
+                return
         await _start()
     finally:
         tab.opening().set()
@@ -181,6 +186,7 @@ async def _start() -> None:
     live = await _open_conversation(loaded, lang, None)
     if live is None:
         return
+    await keeping.remember_page()  # from now on, another process can take this page over
     brief = case_brief(loaded.persona, lang, live.conversation.patient.backend.offline_demo, local_mode)
     message = cl.Message(content=brief, author="Alliance")
     tab.opening_messages().append(message)
@@ -199,6 +205,7 @@ async def resume(thread: ThreadDict) -> None:
 async def _resume(thread: ThreadDict) -> None:
     """A reloaded page, a restarted server or a second tab: the conversation goes on from the kept session
     (or from the visit already open in this process, shared with the other tab)."""
+    failover.forget(cl.context.session.id)
     if await _refuse_inactive_login():
         return
     store, requester = keeping.store(), _requester()
@@ -230,14 +237,18 @@ async def _resume(thread: ThreadDict) -> None:
         live.conversation.session.add_learner_turn(clean_text(unkept[1]))
         await keeping.save()
     if live is not None and live.conversation.unanswered() is not None:  # answered once the page is resumed
+        author = cl.context.session.user.identifier if cl.context.session.user else "learner"
+        shown = await failover.show_kept_turn(thread, live.conversation.session, author)
         sent = [step["id"] for step in steps if step.get("type") == "user_message"]
-        cl.user_session.set("unanswered", sent[-1] if sent else "")
+        cl.user_session.set("unanswered", shown or (sent[-1] if sent else ""))
     await panel.refresh()
 
 
 async def _answer_unanswered() -> None:
     """After a resume: the learner's last turn was kept but never answered (its process was lost mid-reply, or
     the patient failed); the patient answers it now, as if it had just been sent."""
+    with contextlib.suppress(TimeoutError):  # the chat start (or resume) sets what is left to answer
+        await asyncio.wait_for(tab.opening().wait(), timeout=OPENING_WAIT_S)
     message_id = cl.user_session.get("unanswered")
     live = tab.live()
     if message_id is None or live is None:

@@ -22,20 +22,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
+import chainlit as cl
 from chainlit.context import init_ws_context
+from chainlit.data import get_data_layer
 from chainlit.server import sio
 from chainlit.session import WebsocketSession
+from chainlit.types import ThreadDict
 
 from agent.domain.session import Session
 from agent.domain.taxonomy import Speaker
+from agent.storage.access import Requester
+from agent.storage.sessions import SessionStore
 from agent.storage.tabs import TabThreads
 
 log = logging.getLogger(__name__)
 
 _MARK = "_alliance_failover"
 _tasks: set[asyncio.Task[None]] = set()
+_adopted: set[str] = set()  # socket sessions set to resume a page's thread, until their chat starts or resumes
 
 
 async def adopt_known_page(session: WebsocketSession | None, page_id: str, tabs: TabThreads | None) -> bool:
@@ -53,6 +59,7 @@ async def adopt_known_page(session: WebsocketSession | None, page_id: str, tabs:
         return False
     session.thread_id = thread_id
     session.thread_id_to_resume = thread_id
+    _adopted.add(session.id)
     log.info("page %s reconnected here: resuming thread %s", page_id, thread_id)
     return True
 
@@ -70,6 +77,52 @@ def unkept_message(steps: list[dict[str, Any]], session: Session, max_chars: int
     if not text.strip() or len(text) > max_chars or (learner and learner[-1] == text):
         return None
     return step_id, text
+
+
+async def show_kept_turn(thread: ThreadDict, session: Session, author: str) -> str | None:
+    """The reverse of `unkept_message`: the learner's last turn was kept, unanswered, but the process died before
+    Chainlit wrote its message, so the resumed page would not show it (and the patient would answer words the
+    learner no longer sees). Write that message now and add it to the thread Chainlit is about to send to the
+    page (the same dict: Chainlit sends it after `on_chat_resume`). Returns its id, or None if nothing was done."""
+    last = session.turns[-1] if session.turns else None
+    steps = thread.get("steps")
+    if steps is None:
+        steps = thread["steps"] = []
+    shown = [step.get("output") for step in steps if step.get("type") == "user_message"]
+    if last is None or last.speaker is not Speaker.clinician or (shown and shown[-1] == last.text):
+        return None
+    message = cl.Message(content=last.text, author=author, type="user_message")
+    step = message.to_dict()
+    step["createdAt"] = step["start"] = step["end"] = last.created_at.isoformat()
+    layer = get_data_layer()  # type: ignore[no-untyped-call]
+    if layer is not None:
+        await layer.create_step(step)
+    steps.append(step)
+    return message.id
+
+
+async def kept_without_its_thread(store: SessionStore, requester: Requester, user: Any) -> ThreadDict | None:
+    """At the chat start of a socket set to resume a page's thread: Chainlit found no such thread (the old process
+    died after the visit's first turn was kept, before Chainlit wrote the thread), so it starts a new chat on that
+    thread id. If a session is kept for it, the thread is written now, for its user, and returned (no steps): the
+    app resumes the kept session from it. None for any other chat start (nothing kept: a new chat it is)."""
+    session = cl.context.session
+    if session.id not in _adopted:
+        return None
+    _adopted.discard(session.id)
+    layer = get_data_layer()  # type: ignore[no-untyped-call]
+    user_id = getattr(user, "id", None)
+    if layer is None or user_id is None or await store.read(session.thread_id, requester) is None:
+        return None
+    await layer.update_thread(session.thread_id, user_id=user_id)
+    session.has_first_interaction = True  # its messages are written at once, as in any resumed visit
+    thread = await layer.get_thread(session.thread_id)
+    return cast(ThreadDict, thread) if thread is not None else None
+
+
+def forget(session_id: str) -> None:
+    """The socket session resumed (or ended): it is no longer waiting for its chat start."""
+    _adopted.discard(session_id)
 
 
 def install(tabs: Callable[[], TabThreads | None], after_connect: Callable[[], Awaitable[None]]) -> None:

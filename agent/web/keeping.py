@@ -37,12 +37,23 @@ async def save(learner_text: str | None = None) -> None:
     try:
         if await live.save(sessions, learner_text):
             await tab.say("ui.other_tab")
-        if not cl.user_session.get("page_kept") and (pages := tabs()) is not None:
-            # Once per page: any process can take this page over if this one goes (agent/web/failover.py).
-            await pages.remember(cl.context.session.id, live.thread_id, live.owner.identifier)
-            cl.user_session.set("page_kept", True)
+        await remember_page()
     except Exception:
         log.exception("session of thread %s not saved", live.thread_id)
         if not cl.user_session.get("save_warned"):
             cl.user_session.set("save_warned", True)
             await tab.say("ui.not_saved")
+
+
+async def remember_page() -> None:
+    """Once per page: which thread it shows, so that any process can take it over if this one goes
+    (agent/web/failover.py). At the chat start, and again at the first save (a resumed page)."""
+    live, pages = tab.live(), tabs()
+    if live is None or pages is None or cl.user_session.get("page_kept"):
+        return
+    try:
+        await pages.remember(cl.context.session.id, live.thread_id, live.owner.identifier)
+    except Exception:  # only a failover is lost: the visit goes on, and the next save tries again
+        log.exception("page of thread %s not recorded", live.thread_id)
+        return
+    cl.user_session.set("page_kept", True)

@@ -339,6 +339,38 @@ async def test_a_resumed_visit_whose_last_message_had_no_answer_is_answered_then
     assert any(m["output"] == kept[1].text for m in socket.of("new_message") + socket.of("update_message"))
 
 
+async def test_a_kept_turn_whose_message_chainlit_never_wrote_is_shown_again_then_answered(harness: Harness) -> None:
+    """The process died after keeping the learner's turn but before Chainlit wrote its message: the page resumed
+    elsewhere would not show the words the patient is about to answer. The message is written and added to the
+    thread the page receives, and the answer follows it."""
+    app, socket = harness.app, harness.socket
+    layer = await data_layer()
+    alice = await layer.create_user(User(identifier="alice"))
+    assert isinstance(alice, PersistedUser)
+    async with browser_tab(socket, user=alice) as tab:
+        thread_id = tab.thread_id
+        await app.start()
+        harness.backends[0].model.responder = broken_responder  # type: ignore[attr-defined]
+        await _say(LEARNER)
+    harness.backends[0].model.responder = marker_responder  # type: ignore[attr-defined]
+    async with browser_tab(socket, user=alice, thread_id=thread_id) as tab:
+        thread = await resume_thread(tab)
+        assert thread is not None
+        thread["steps"] = [s for s in thread["steps"] if s["type"] != "user_message"]  # as if never written
+        tab.has_first_interaction = True  # as Chainlit's handler marks a resumed tab before on_chat_resume
+        await app.resume(thread)
+        shown = [s for s in thread["steps"] if s["type"] == "user_message"]
+        assert [s["output"] for s in shown] == [LEARNER]  # what the page will show
+        await app._answer_unanswered()
+        await _settle()
+    kept = await layer.get_thread(thread_id)
+    assert kept is not None
+    assert [s["id"] for s in kept["steps"] if s["type"] == "user_message" and s["output"] == LEARNER]
+    assert shown[0]["id"] in {s["id"] for s in kept["steps"]}
+    turns = _kept_turns(harness.db_path)
+    assert [t.speaker for t in turns] == [Speaker.clinician, Speaker.patient]
+
+
 async def test_resuming_a_thread_with_no_kept_session_says_it_cannot_go_on(harness: Harness) -> None:
     app, socket = harness.app, harness.socket
     layer = await data_layer()
