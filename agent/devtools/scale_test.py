@@ -103,7 +103,9 @@ class Learner:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _resumed_lines: list[list[str]] = field(default_factory=list)
     _since_connect: tuple[int, int] = (0, 0)  # resumes and chat starts when the socket last (re)connected
+    _starts_opened: set[str] = field(default_factory=set)
     client: Any = None
+    trace: list[str] = field(default_factory=list)  # what the page received, for the report of a problem
 
     async def _login(self, attempts: int = 5) -> str:
         """Local mode: every learner is the local user. A login that fails (its process just died) is tried again,
@@ -145,8 +147,10 @@ class Learner:
                 await asyncio.sleep(1.0)
 
     async def _connected(self) -> None:
+        self.trace.append("CONNECT")
         self.connects += 1
         self._since_connect = (self.resumes, self.chat_starts)
+        self._starts_opened.clear()  # a chat start of the process before does not count as this one's
         await self.client.emit("connection_successful")  # as Chainlit's page does on every (re)connect
         self._changed.set()
 
@@ -155,6 +159,7 @@ class Learner:
         while True:
             try:
                 await self.client.emit("client_message", {"message": message, "fileReferences": []})
+                self.trace.append(f"SENT {message['output'][-8:]}")
                 return
             except socketio.exceptions.BadNamespaceError:
                 left = deadline - time.perf_counter()
@@ -165,12 +170,18 @@ class Learner:
                     await asyncio.wait_for(self._changed.wait(), timeout=min(left, 1.0))
 
     async def _event(self, event: str, data: Any = None) -> None:
+        name = data.get("name") if isinstance(data, dict) else None
+        self.trace.append(f"{event}:{name}" if name else event)
         if event == "first_interaction" and isinstance(data, dict):
             thread = str(data.get("thread_id") or "")
             if thread and thread not in self.threads:
                 self.threads.append(thread)
+        elif event == "new_message" and isinstance(data, dict) and data.get("name") == "on_chat_start":
+            self._starts_opened.add(str(data.get("id")))
         elif event == "update_message" and isinstance(data, dict) and data.get("name") == "on_chat_start":
-            self.chat_starts += 1  # the chat start closed its step: a new chat on this page
+            if str(data.get("id")) in self._starts_opened:  # a chat start begun since the last (re)connect, done
+                self._starts_opened.discard(str(data.get("id")))
+                self.chat_starts += 1
         elif event == "resume_thread" and isinstance(data, dict):
             self.resumes += 1
             steps = data.get("steps") or []
@@ -191,7 +202,8 @@ class Learner:
             if self.connects > connects_seen and (self.resumes > resumes or self.chat_starts > starts):
                 # Reconnected to a process that has now resumed the visit or opened a new chat: is the line there?
                 connects_seen = self.connects
-                if self.chat_starts > starts or text not in self._resumed_lines[-1]:  # gone: typed again
+                resumed = self.resumes > resumes
+                if (resumed and text not in self._resumed_lines[-1]) or not resumed:  # gone: typed again
                     self.resent += 1
                     message = {**message, "id": str(uuid.uuid4())}
                     await self._send(message, deadline)
@@ -264,6 +276,13 @@ async def _check_kept(url: str, learners: list[Learner], lines: list[list[str]])
                 kept = await store.read(thread_id, reader)
                 turns = kept.session.turns if kept is not None else []
                 texts += [t.text for t in turns if t.speaker is Speaker.clinician]
+                if len([t for t in turns if t.speaker is Speaker.clinician]) != len(said):
+                    problems.append(
+                        "  kept: "
+                        + " | ".join(
+                            f"{t.id} {t.speaker.value} {t.created_at:%H:%M:%S.%f} {t.text[-8:]}" for t in turns
+                        )
+                    )
                 unanswered += sum(
                     turn.speaker is Speaker.clinician
                     and (i + 1 == len(turns) or turns[i + 1].speaker is Speaker.clinician)
@@ -273,6 +292,7 @@ async def _check_kept(url: str, learners: list[Learner], lines: list[list[str]])
             lost += len(missing)
             if missing or len(texts) != len(said):
                 problems.append(f"{learner.page_id}: sent {said}, kept {texts} in {len(learner.threads)} thread(s)")
+                problems.append("  received: " + " ".join(t for t in learner.trace if t != "stream_token"))
     finally:
         await engine.dispose()
     return lost, unanswered, problems

@@ -155,8 +155,9 @@ async def start() -> None:
     try:
         if (store := keeping.store()) is not None and (requester := _requester()) is not None:
             thread = await failover.kept_without_its_thread(store, requester, cl.context.session.user)
-            if thread is not None:
-                await _resume(thread)  # a page taken over after its first kept turn (agent/web/failover.py)
+            if thread is not None:  # a page taken over after its first kept turn (agent/web/failover.py)
+                await _resume(thread)
+                await cl.context.emitter.resume_thread(thread)  # the page shows what is kept, as after any resume
                 return
         await _start()
     finally:
