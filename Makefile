@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: venv model run test lint typecheck unit postgres e2e e2e-stress browser evalgate checks bench detector calibrate acts stance-bank clean
+.PHONY: venv model run test lint typecheck unit postgres haproxy scale-test e2e e2e-stress browser evalgate checks bench detector calibrate acts stance-bank clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.installed: pyproject.toml
@@ -43,6 +43,17 @@ unit: venv model postgres
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql; }
+
+# Debian's HAProxy, the balancer of `make scale-test` (a real deployment: see docs/deploy.md).
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends haproxy; }
+
+# Beyond one process: 3 app processes behind HAProxy (sticky sessions), a throwaway PostgreSQL, the stub LLM;
+# 200 learners, one app process killed mid-run; fails if a turn is lost. Figures in reports/scale/scale.md
+# (BENCHMARKS.md, "Several processes"). Not part of `make test` (about 10 min on 2 cores).
+scale-test: venv postgres haproxy
+	$(PY) -m agent.devtools.scale_test --apps 3 --sessions 200 --turns 4 --report reports/scale
 
 # Debian's Chromium for the browser tests (Playwright cannot download browsers here).
 browser:

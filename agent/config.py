@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         None, validation_alias="DATABASE_URL", description="postgresql://... to keep sessions in PostgreSQL."
     )
+    db_pool_size: int = Field(
+        10, ge=1, description="PostgreSQL connections each app process keeps open (SQLite: unused)."
+    )
+    db_max_overflow: int = Field(
+        20, ge=0, description="PostgreSQL connections each app process may open beyond db_pool_size at busy times."
+    )
     users_file: Path | None = Field(None, description="TOML users file; default DATA_DIR/users.toml.")
     users: SecretStr | None = Field(None, description="NAME:ROLE:HASH entries, separated by commas or spaces.")
     login_failures_per_user: int = Field(

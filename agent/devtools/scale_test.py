@@ -142,6 +142,10 @@ class Learner:
                 )
                 return
             except socketio.exceptions.ConnectionError:
+                with contextlib.suppress(Exception):
+                    await self.client.shutdown()
+                if self.client.eio.http is not None:
+                    await self.client.eio.http.close()
                 if attempt + 1 == attempts:
                     raise
                 await asyncio.sleep(1.0)
@@ -407,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apps", type=int, default=3)
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--turns", type=int, default=4)
-    parser.add_argument("--think-s", type=float, nargs=2, default=(1.0, 4.0), metavar=("MIN", "MAX"))
+    parser.add_argument("--think-s", type=float, nargs=2, default=(2.0, 8.0), metavar=("MIN", "MAX"))
     parser.add_argument("--patient-s", type=float, default=0.5, help="the stub patient's answer time")
     parser.add_argument("--evaluator", default="detector")
     parser.add_argument("--kill-at", type=float, default=0.4, help="share of all turns answered before the kill")

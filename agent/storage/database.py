@@ -86,10 +86,14 @@ def configure_engine(engine: AsyncEngine) -> None:
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
+    """The engine for `url`. PostgreSQL: a pool of `pool_size` connections (+ `max_overflow` at busy times), each
+    checked before use (a restarted server costs no failed request). SQLite: one file, its own pool."""
     if is_sqlite(url):
         prepare_sqlite_file(url)
-    engine = create_async_engine(url)
+        engine = create_async_engine(url)
+    else:
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
     configure_engine(engine)
     return engine
 
@@ -242,6 +246,10 @@ def schema_statements(dialect: str) -> list[str]:
 async def create_schema(engine: AsyncEngine) -> None:
     """Create every table and index that is missing; leave the rest alone. Safe to run on every start."""
     async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Several app processes starting at once: PostgreSQL's CREATE ... IF NOT EXISTS is not safe against a
+            # concurrent one (a duplicate pg_type row), so the schema is made by one process at a time.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(7243901)"))
         for statement in schema_statements(engine.dialect.name):
             await conn.execute(text(statement))
         await _add_version_column(conn)

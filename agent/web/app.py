@@ -52,7 +52,7 @@ chainlit.server.sio.eio.max_http_buffer_size = 16 * 1024 * 1024
 
 @cl.data_layer
 def data_layer() -> AllianceDataLayer:
-    return AllianceDataLayer(database_url(settings), role_of=auth.role_of)
+    return AllianceDataLayer(database_url(settings), auth.role_of, settings.db_pool_size, settings.db_max_overflow)
 
 
 async def _get_backend() -> ChatBackend:
@@ -314,8 +314,7 @@ async def on_message(message: cl.Message) -> None:
 
 
 async def _turn(live: LiveVisit, message: cl.Message) -> None:
-    store = keeping.store()
-    if store is not None and await live.sync(store):  # another process moved this visit on
+    if await keeping.sync(live):  # another process moved this visit on
         await tab.say("ui.other_tab")
     edited = live.visit.turn_for(message.id)
     if edited is not None:  # the learner edited an earlier message: Chainlit removed what followed it

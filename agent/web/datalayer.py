@@ -31,10 +31,12 @@ from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.element import Element
 from chainlit.types import Feedback, ThreadDict
 from fastapi import HTTPException
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import sessionmaker
 
 from agent.storage.access import Requester, Role, can_change, can_view
 from agent.storage.logins import LoginGenerations
-from agent.storage.sessions import SchemaGuard, SessionStore, configure_engine, is_sqlite, prepare_sqlite_file
+from agent.storage.sessions import SchemaGuard, SessionStore, is_sqlite, make_engine
 from agent.storage.tabs import TabThreads
 
 log = logging.getLogger(__name__)
@@ -76,11 +78,12 @@ class AllianceDataLayer(SQLAlchemyDataLayer):
     from the kept session when a thread is resumed.
     """
 
-    def __init__(self, url: str, role_of: RoleOf):
-        if is_sqlite(url):
-            prepare_sqlite_file(url)
+    def __init__(self, url: str, role_of: RoleOf, pool_size: int = 5, max_overflow: int = 10):
         super().__init__(conninfo=url)
-        configure_engine(self.engine)
+        # Chainlit's engine has SQLAlchemy's default pool (5 + 10): too few for a class on PostgreSQL, where a
+        # pool timeout loses a save. Ours replaces it before any connection is made.
+        self.engine = make_engine(url, pool_size, max_overflow)
+        self.async_session = sessionmaker(bind=self.engine, expire_on_commit=False, class_=AsyncSession)  # type: ignore[call-overload]  # as Chainlit makes it
         self.sqlite = is_sqlite(url)
         self.where = f"the SQLite file {url.split(':///', 1)[1]}" if self.sqlite else "the PostgreSQL of DATABASE_URL"
         self.schema = SchemaGuard(self.engine)

@@ -11,6 +11,7 @@ from agent.storage.sessions import SessionStore
 from agent.storage.tabs import TabThreads
 from agent.web import tab
 from agent.web.datalayer import AllianceDataLayer
+from agent.web.live import LiveVisit
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +58,16 @@ async def remember_page() -> None:
         log.exception("page of thread %s not recorded", live.thread_id)
         return
     cl.user_session.set("page_kept", True)
+
+
+async def sync(live: LiveVisit) -> bool:
+    """Catch up with a save made by another process before a turn; True if there was one. A database that does
+    not answer is logged and the turn goes on: its save reconciles later, or tells the learner it failed."""
+    sessions = store()
+    if sessions is None:
+        return False
+    try:
+        return await live.sync(sessions)
+    except Exception:
+        log.exception("thread %s: could not read the kept session before the turn", live.thread_id)
+        return False

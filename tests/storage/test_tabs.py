@@ -60,7 +60,7 @@ async def test_records_older_than_the_keep_period_are_ignored_then_removed(tabs:
 
 
 def _socket_session(**values: Any) -> Any:
-    defaults: dict[str, Any] = {"restored": False, "thread_id_to_resume": None, "thread_id": "fresh"}
+    defaults: dict[str, Any] = {"id": "socket-1", "restored": False, "thread_id_to_resume": None, "thread_id": "fresh"}
     defaults["user"] = SimpleNamespace(identifier="alice")
     return SimpleNamespace(**(defaults | values))
 
