@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import AsyncIterator, Sequence
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import openai
@@ -31,7 +32,14 @@ class StructuredOutputError(Exception):
 
 
 def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema in the strict form OpenAI requires (all keys required, no extras)."""
+    """The model's JSON schema in the strict form OpenAI requires (all keys required, no extras). A copy: the
+    caller may change it."""
+    return copy.deepcopy(_strict_schema(model))
+
+
+@lru_cache(maxsize=32)
+def _strict_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Built once per model (a turn built it again each time); shared: never changed after."""
     schema = copy.deepcopy(model.model_json_schema())
 
     def visit(node: Any) -> None:
@@ -101,7 +109,7 @@ async def stream_json(
 
     Falls back to the next mode only when a mode is refused before any token arrived.
     """
-    schema = strict_json_schema(output)
+    schema = _strict_schema(output)  # only read below
     modes = _modes(backend)
     for index, mode in enumerate(modes):
         runnable = _bound(backend, mode, name, schema, max_tokens)
