@@ -118,7 +118,7 @@ async def bench_load(
     rows = []
     with running(serve_chainlit("agent/devtools/bench_echo.py", {}, work / "echo-load.log")) as echo:
         bare = await load(echo, None, sessions, lines)
-        bare_mix = await load(echo, None, mix_sessions, lines, think)
+        bare_mix = await load(echo, None, mix_sessions, lines, think) if mix_sessions else None
     for evaluator in ("detector", "none"):
         env = stub_env(stub, work / f"data-load-{evaluator}", ALLIANCE_EVALUATOR=evaluator)
         with running(serve_chainlit("agent/web/app.py", env, work / f"app-load-{evaluator}.log")) as app:
@@ -131,7 +131,7 @@ async def bench_load(
                     f"{len(lines)} messages each, no pause; targets: throughput ≥ 0.8×, p95 ≤ 1.25×",
                 )
             )
-            if evaluator == "detector":
+            if evaluator == "detector" and bare_mix is not None:  # --mix-sessions 0: no realistic mix
                 mix = await load(app, "bertrand.en", mix_sessions, lines, think)
                 rows.append(
                     _load_row(
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--sessions", type=int, default=200)
-    parser.add_argument("--mix-sessions", type=int, default=200)
+    parser.add_argument("--mix-sessions", type=int, default=200, help="0: no realistic mix in the load bench")
     parser.add_argument("--think-min", type=float, default=10.0)
     parser.add_argument("--think-max", type=float, default=30.0)
     parser.add_argument("--fault-sessions", type=int, default=20)
