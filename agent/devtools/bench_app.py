@@ -57,7 +57,7 @@ def _ms(values: dict[str, float]) -> str:
     return f"p50 {values['p50_ms']:.0f} ms, p95 {values['p95_ms']:.0f} ms"
 
 
-async def bench_overhead(stub: Served, work: Path, turns: int) -> list[str]:
+async def bench_overhead(stub: Served, work: Path, turns: int, profile: Path | None = None) -> list[str]:
     lines = (LINES_EN * (turns // len(LINES_EN) + 1))[:turns]
     _configure(stub)
     with running(serve_chainlit("agent/devtools/bench_echo.py", {}, work / "echo.log")) as echo:
@@ -65,7 +65,8 @@ async def bench_overhead(stub: Served, work: Path, turns: int) -> list[str]:
     rows = []
     for evaluator in ("detector", "none"):
         env = stub_env(stub, work / f"data-overhead-{evaluator}", ALLIANCE_EVALUATOR=evaluator)
-        with running(serve_chainlit("agent/web/app.py", env, work / f"app-overhead-{evaluator}.log")) as app:
+        prof = profile / f"app-overhead-{evaluator}.prof" if profile is not None else None
+        with running(serve_chainlit("agent/web/app.py", env, work / f"app-overhead-{evaluator}.log", prof)) as app:
             ours = summary(
                 [t.latency for t in await sequential(app.url, "bertrand.en", lines) if t.latency is not None]
             )
@@ -117,7 +118,7 @@ async def bench_load(
     rows = []
     with running(serve_chainlit("agent/devtools/bench_echo.py", {}, work / "echo-load.log")) as echo:
         bare = await load(echo, None, sessions, lines)
-        bare_mix = await load(echo, None, mix_sessions, lines, think)
+        bare_mix = await load(echo, None, mix_sessions, lines, think) if mix_sessions else None
     for evaluator in ("detector", "none"):
         env = stub_env(stub, work / f"data-load-{evaluator}", ALLIANCE_EVALUATOR=evaluator)
         with running(serve_chainlit("agent/web/app.py", env, work / f"app-load-{evaluator}.log")) as app:
@@ -130,7 +131,7 @@ async def bench_load(
                     f"{len(lines)} messages each, no pause; targets: throughput ≥ 0.8×, p95 ≤ 1.25×",
                 )
             )
-            if evaluator == "detector":
+            if evaluator == "detector" and bare_mix is not None:  # --mix-sessions 0: no realistic mix
                 mix = await load(app, "bertrand.en", mix_sessions, lines, think)
                 rows.append(
                     _load_row(
@@ -186,7 +187,7 @@ async def run(args: argparse.Namespace) -> list[str]:
     rows: list[str] = []
     with running(serve_stub(work / "stub.log")) as stub:
         if "overhead" in args.only:
-            rows += await bench_overhead(stub, work, args.turns)
+            rows += await bench_overhead(stub, work, args.turns, args.profile)
         if "live" in args.only:
             rows += await bench_live(stub, work, args.turns)
         if "load" in args.only:
@@ -200,12 +201,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--sessions", type=int, default=200)
-    parser.add_argument("--mix-sessions", type=int, default=200)
+    parser.add_argument("--mix-sessions", type=int, default=200, help="0: no realistic mix in the load bench")
     parser.add_argument("--think-min", type=float, default=10.0)
     parser.add_argument("--think-max", type=float, default=30.0)
     parser.add_argument("--fault-sessions", type=int, default=20)
     parser.add_argument("--only", nargs="*", default=["overhead", "live", "load", "faults"])
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="folder: run our app under cProfile in the overhead bench, one .prof per monitor setting "
+        "(slower turns: read the shares, not the figures)",
+    )
     args = parser.parse_args(argv)
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     print(
         f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start"

@@ -94,9 +94,11 @@ def serve(
     raise RuntimeError(f"{' '.join(argv)} did not answer in {timeout_s} s; see {log}")
 
 
-def serve_chainlit(app: str, env: dict[str, str], log: Path) -> Served:
+def serve_chainlit(app: str, env: dict[str, str], log: Path, profile: Path | None = None) -> Served:
+    """With `profile`, the app runs under cProfile (`agent.devtools.profiled`), which writes there when it stops."""
     port = free_port()
-    argv = [sys.executable, "-m", "chainlit", "run", app, "--headless", "--host", "127.0.0.1", "--port", str(port)]
+    launch = ["-m"] if profile is None else ["-m", "agent.devtools.profiled", str(profile)]
+    argv = [sys.executable, *launch, "chainlit", "run", app, "--headless", "--host", "127.0.0.1", "--port", str(port)]
     return serve(argv, port, env, log)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import AsyncIterator, Sequence
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import openai
@@ -20,6 +21,7 @@ from langchain_core.utils.json import parse_partial_json
 from pydantic import BaseModel, ValidationError
 
 from agent.llm.backends import ChatBackend
+from agent.llm.openai_stream import stream_text, streams_directly
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -31,7 +33,14 @@ class StructuredOutputError(Exception):
 
 
 def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema in the strict form OpenAI requires (all keys required, no extras)."""
+    """The model's JSON schema in the strict form OpenAI requires (all keys required, no extras). A copy: the
+    caller may change it."""
+    return copy.deepcopy(_strict_schema(model))
+
+
+@lru_cache(maxsize=32)
+def _strict_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Built once per model (a turn built it again each time); shared: never changed after."""
     schema = copy.deepcopy(model.model_json_schema())
 
     def visit(node: Any) -> None:
@@ -56,15 +65,32 @@ def _modes(backend: ChatBackend) -> list[str]:
     return [m for m in MODES_IN_ORDER if m not in backend.failed_modes] or ["json_mode"]
 
 
-def _bound(backend: ChatBackend, mode: str, name: str, schema: dict[str, Any], max_tokens: int | None) -> Any:
+def _arguments(mode: str, name: str, schema: dict[str, Any], max_tokens: int | None) -> dict[str, Any]:
+    """What the request binds for `mode` (as `BaseChatModel.bind` takes it)."""
     extra: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens else {}
     if mode == "json_schema":
         fmt = {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
-        return backend.model.bind(response_format=fmt, **extra)
+        return {"response_format": fmt, **extra}
     if mode == "function_calling":
         tool = {"type": "function", "function": {"name": name, "description": name, "parameters": schema}}
-        return backend.model.bind(tools=[tool], tool_choice={"type": "function", "function": {"name": name}}, **extra)
-    return backend.model.bind(response_format={"type": "json_object"}, **extra)
+        return {"tools": [tool], "tool_choice": {"type": "function", "function": {"name": name}}, **extra}
+    return {"response_format": {"type": "json_object"}, **extra}
+
+
+async def _deltas(
+    backend: ChatBackend, prompt: list[BaseMessage], arguments: dict[str, Any], callbacks: list[Any] | None
+) -> AsyncIterator[str]:
+    """The answer's text deltas: straight from the OpenAI SDK for a `ChatOpenAI` (`agent.llm.openai_stream`), else
+    through LangChain (the scripted model, Azure, and callers that count tokens with LangChain callbacks)."""
+    if not callbacks and streams_directly(backend.model, arguments):
+        async for text in stream_text(backend.model, prompt, **arguments):  # type: ignore[arg-type]
+            yield text
+        return
+    runnable: Any = backend.model.bind(**arguments)  # its chunks are AIMessageChunks
+    async for chunk in runnable.astream(prompt, config={"callbacks": callbacks} if callbacks else None):
+        text = _delta_text(chunk)
+        if text:
+            yield text
 
 
 def _with_schema_hint(messages: Sequence[BaseMessage], schema: dict[str, Any]) -> list[BaseMessage]:
@@ -101,18 +127,16 @@ async def stream_json(
 
     Falls back to the next mode only when a mode is refused before any token arrived.
     """
-    schema = strict_json_schema(output)
+    schema = _strict_schema(output)  # only read below
     modes = _modes(backend)
     for index, mode in enumerate(modes):
-        runnable = _bound(backend, mode, name, schema, max_tokens)
+        arguments = _arguments(mode, name, schema, max_tokens)
         prompt = list(messages) if mode == "json_schema" else _with_schema_hint(messages, schema)
         started = False
         try:
-            async for chunk in runnable.astream(prompt, config={"callbacks": callbacks} if callbacks else None):
-                text = _delta_text(chunk)
-                if text:
-                    started = True
-                    yield text
+            async for text in _deltas(backend, prompt, arguments, callbacks):
+                started = True
+                yield text
             return
         except Exception as exc:
             if started or index == len(modes) - 1 or not _mode_unsupported(exc):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -134,6 +135,13 @@ def shifted(start: AlliancePerception, rule: Reaction) -> AlliancePerception:
     )
 
 
+Pool = tuple[NDArray[np.float32], list[str], list[int]]
+# The pools already built, per embedder, then per (language, bank, rules): every visit of a persona shares one
+# (about 380 KB of vectors each: issue 16 measured a connected session's memory). Bounded: personas are few.
+_POOLS: weakref.WeakKeyDictionary[object, dict[tuple[object, ...], Pool]] = weakref.WeakKeyDictionary()
+_POOLS_PER_EMBEDDER = 64
+
+
 class Appraiser:
     """Reads a learner's turn against one persona's reaction rules."""
 
@@ -155,19 +163,37 @@ class Appraiser:
             return np.zeros((0, EMBED_DIM), dtype=np.float32)
         return _unit(self.embedder.embed(texts))
 
-    def pool(self) -> tuple[NDArray[np.float32], list[str], list[int]]:
-        """The neighbours: bank sentences of the persona's language, then every rule example (-1: not a rule)."""
+    def pool(self) -> Pool:
+        """The neighbours: bank sentences of the persona's language, then every rule example (-1: not a rule).
+        Built once per persona (its language, bank and rules) and embedder, shared by its visits; read-only."""
         if self._pool is None:
-            lang: Lang = self.persona.language
-            entries = [(cls, -1) for _, cls in load_bank(self._bank_path).get(lang, [])]
-            examples: list[str] = []
-            for index, rule in enumerate(self.rules):
-                cls = RUPTURING if rule.move in RUPTURE_MOVES else ATTUNING
-                entries += [(cls, index) for _ in rule.examples]
-                examples += rule.examples
-            vectors = np.vstack([bank_vectors(self.embedder, lang, self._bank_path), self._vectors(examples)])
-            self._pool = (vectors, [cls for cls, _ in entries], [index for _, index in entries])
+            key = (
+                self.persona.language,
+                str(self._bank_path),
+                tuple((rule.move in RUPTURE_MOVES, tuple(rule.examples)) for rule in self.rules),
+            )
+            try:
+                shared = _POOLS.setdefault(self.embedder, {})
+            except TypeError:  # an embedder that takes no weak reference: this visit's own pool
+                shared = {}
+            if key not in shared:
+                if len(shared) >= _POOLS_PER_EMBEDDER:
+                    shared.clear()
+                shared[key] = self._build_pool()
+            self._pool = shared[key]
         return self._pool
+
+    def _build_pool(self) -> Pool:
+        lang: Lang = self.persona.language
+        entries = [(cls, -1) for _, cls in load_bank(self._bank_path).get(lang, [])]
+        examples: list[str] = []
+        for index, rule in enumerate(self.rules):
+            cls = RUPTURING if rule.move in RUPTURE_MOVES else ATTUNING
+            entries += [(cls, index) for _ in rule.examples]
+            examples += rule.examples
+        vectors = np.vstack([bank_vectors(self.embedder, lang, self._bank_path), self._vectors(examples)])
+        vectors.setflags(write=False)
+        return vectors, [cls for cls, _ in entries], [index for _, index in entries]
 
     def stance(self, text: str) -> tuple[str, float, NDArray[np.float32]]:
         """The turn's stance (rupturing, attuning or neutral), the deciding share, and its clause vectors.

@@ -320,3 +320,17 @@ async def test_a_thought_that_quotes_its_own_reply_is_no_leak_but_the_persona_mo
     assert not engine.leak_guard(result.output.hidden.inner_monologue).reasons(reply)  # the leak suite's re-check
     secret = " ".join(persona_fr.inner_monologue.split()[:12])
     assert engine.leak_guard(result.output.hidden.inner_monologue).reasons(f"Bon. {secret}")
+
+
+def test_visits_of_one_persona_share_one_read_only_pool(persona_fr: Persona, tmp_path: Path) -> None:  # noqa: F811
+    """Issue 16: the neighbours' vectors (about 380 KB) were built again and kept by every visit."""
+    embedder: Embedder = KeywordEmbedder()  # type: ignore[assignment]
+    bank = _bank(tmp_path)
+    first = Appraiser(_persona(persona_fr, REFUSAL, APOLOGY), embedder, bank_path=bank)
+    second = Appraiser(_persona(persona_fr, REFUSAL, APOLOGY), embedder, bank_path=bank)
+    other_rules = Appraiser(_persona(persona_fr, JUDGED), embedder, bank_path=bank)
+    assert first.pool()[0] is second.pool()[0]
+    assert other_rules.pool()[0] is not first.pool()[0]
+    assert not first.pool()[0].flags.writeable
+    react = second.appraise(_session(persona_fr, "I refuse, see you monday."))
+    assert react is not None and react.rule == REFUSAL
