@@ -14,6 +14,9 @@ from agent.i18n.catalog import number, t, ui_lang
 from agent.web.live import LiveVisit
 
 
+_OPENING = "_alliance_opening"
+
+
 def lang() -> Lang:
     return ui_lang(getattr(cl.context.session, "language", None))
 
@@ -35,11 +38,16 @@ def level() -> CoachingLevel:
 
 
 def opening() -> asyncio.Event:
-    """Set once the chat start (or resume) has run: a message sent before waits for it."""
-    event: asyncio.Event | None = cl.user_session.get("opening")
+    """Set once the chat start (or resume) has run: a message sent before waits for it.
+
+    Kept on the socket session itself, not in the user session: Chainlit's resume replaces the user session's
+    contents with the thread's metadata, and a message that arrived before the resume (a page taken over by
+    another process sends at once) then waited on an event nobody set."""
+    session = cl.context.session
+    event: asyncio.Event | None = getattr(session, _OPENING, None)
     if event is None:
         event = asyncio.Event()
-        cl.user_session.set("opening", event)
+        setattr(session, _OPENING, event)
     return event
 
 

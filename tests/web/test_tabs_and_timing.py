@@ -17,6 +17,7 @@ from chainlit.chat_context import chat_context
 from chainlit.context import ChainlitContext, context_var
 from chainlit.session import WebsocketSession
 from chainlit.user import PersistedUser, User
+from chainlit.user_session import user_sessions
 
 from agent.domain.session import Session
 from agent.domain.visit import VisitState
@@ -24,6 +25,7 @@ from agent.i18n.catalog import t
 from agent.persona.loader import load_persona
 from agent.storage.sessions import SESSIONS_TABLE
 from agent.web import reconnect
+from agent.web import tab as tab_state
 from agent.web.live import LiveVisits
 from tests.support.chainlit_harness import FakeSocket, Harness, browser_tab, data_layer, drain
 from tests.support.web_client import Web, make_session
@@ -301,3 +303,23 @@ async def test_11_faculty_see_a_later_attempt_as_such_in_the_review_list(web: We
     prof = await web.login("prof")
     page = (await prof.get("/alliance/review?lang=en")).text
     assert "attempt 2" in page
+
+
+async def test_a_message_that_arrives_before_the_resume_waits_for_that_resume(harness: Harness) -> None:
+    """A page taken over by another process sends its next line at once, before that process has resumed the
+    visit; Chainlit's resume then replaces the user session's contents with the thread's metadata. The message
+    must still be released by the resume, not wait out OPENING_WAIT_S on an event nobody sets."""
+    app = harness.app
+    alice = await _alice()
+    async with browser_tab(harness.socket, user=alice) as tab:
+        thread_id = tab.thread_id
+        await app.start()
+        await app.on_message(_user_message("Bonjour"))
+        await drain()
+    async with browser_tab(FakeSocket(), user=alice, thread_id=thread_id) as tab:
+        waiting = tab_state.opening()  # what an on_message that arrived first is waiting on
+        assert not waiting.is_set()
+        user_sessions[tab.id] = {}  # as Chainlit's resume_thread does, before on_chat_resume
+        await app.resume({"id": thread_id})  # type: ignore[typeddict-item]
+        assert waiting.is_set()
+        assert tab_state.live() is not None
