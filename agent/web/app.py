@@ -235,7 +235,8 @@ async def _resume(thread: ThreadDict) -> None:
     steps: list[Any] = list(thread.get("steps") or [])
     unkept = failover.unkept_message(steps, live.conversation.session, settings.max_message_chars) if live else None
     if live is not None and unkept is not None and not live.visit.ended:  # on the page, not kept: kept now
-        live.conversation.session.add_learner_turn(clean_text(unkept[1]))
+        turn = live.conversation.session.add_learner_turn(clean_text(unkept[1]))
+        live.visit.record(unkept[0], turn.id)  # the same message may still reach on_message here: kept once
         await keeping.save()
     if live is not None and live.conversation.unanswered() is not None:  # answered once the page is resumed
         author = cl.context.session.user.identifier if cl.context.session.user else "learner"
@@ -316,6 +317,13 @@ async def on_message(message: cl.Message) -> None:
 async def _turn(live: LiveVisit, message: cl.Message) -> None:
     if await keeping.sync(live):  # another process moved this visit on
         await tab.say("ui.other_tab")
+    conversation = live.conversation
+    if failover.kept_already(conversation.session, live.visit, message.id, clean_text(message.content)):
+        if conversation.unanswered() is not None:  # kept by the resume that took this page over: answered here
+            answer = conversation.answer_unanswered
+            sink = replies.events_sink(conversation.session)
+            await replies.stream(live, message.id, lambda on_token: answer(on_token, sink), settings.slow_notice_s)
+        return
     edited = live.visit.turn_for(message.id)
     if edited is not None:  # the learner edited an earlier message: Chainlit removed what followed it
         await _branch(live, edited)

@@ -33,6 +33,7 @@ from chainlit.types import ThreadDict
 
 from agent.domain.session import Session
 from agent.domain.taxonomy import Speaker
+from agent.domain.visit import VisitState
 from agent.storage.access import Requester
 from agent.storage.sessions import SessionStore
 from agent.storage.tabs import TabThreads
@@ -77,6 +78,14 @@ def unkept_message(steps: list[dict[str, Any]], session: Session, max_chars: int
     if not text.strip() or len(text) > max_chars or (learner and learner[-1] == text):
         return None
     return step_id, text
+
+
+def kept_already(session: Session, visit: VisitState, message_id: str, text: str) -> bool:
+    """This very message is already the session's last learner turn: a resume kept it (`unkept_message`) before
+    the message reached on_message in the same process. It must not be kept twice."""
+    turn_id = visit.turn_for(message_id)
+    learner = [turn for turn in session.turns if turn.speaker is Speaker.clinician]
+    return turn_id is not None and bool(learner) and learner[-1].id == turn_id and learner[-1].text == text
 
 
 async def show_kept_turn(thread: ThreadDict, session: Session, author: str) -> str | None:

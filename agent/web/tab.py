@@ -13,7 +13,6 @@ from agent.feedback.monitor import CoachingLevel
 from agent.i18n.catalog import number, t, ui_lang
 from agent.web.live import LiveVisit
 
-
 _OPENING = "_alliance_opening"
 
 

@@ -13,9 +13,10 @@ from sqlalchemy import text
 
 from agent.config import Settings
 from agent.domain.session import Session
+from agent.domain.visit import VisitState
 from agent.storage.sessions import database_url, make_engine
 from agent.storage.tabs import KEEP, TABS_TABLE, TabThreads
-from agent.web.failover import adopt_known_page, unkept_message
+from agent.web.failover import adopt_known_page, kept_already, unkept_message
 from tests.support.storage import DATABASES, POSTGRES_URL, drop_tables, make_rich_session
 
 THREAD = "0b7c5a7e-3a52-4c6e-9f0e-4d1c2b3a4f51"
@@ -107,3 +108,17 @@ def test_a_message_on_the_page_that_the_kept_session_lacks_is_found() -> None:
         "Bonjour",
     )
     assert unkept_message([], session, 2000) is None
+
+
+def test_a_message_a_resume_kept_is_recognised_when_it_reaches_on_message() -> None:
+    session = make_rich_session(2)
+    view = VisitState()
+    turn = session.add_learner_turn("Et demain ?")
+    view.record("m2", turn.id)
+    assert kept_already(session, view, "m2", "Et demain ?")
+    assert not kept_already(session, view, "m2", "Et après-demain ?")  # an edit: another text
+    assert not kept_already(session, view, "m3", "Et demain ?")  # another message with the same words
+    session.add_patient_turn("Je ne sais pas.", session.turns[1].hidden)  # type: ignore[arg-type]
+    assert kept_already(session, view, "m2", "Et demain ?")  # still the last learner turn, now answered
+    view.record("m0", 0)
+    assert not kept_already(session, view, "m0", session.turns[0].text)  # an earlier turn: an edit, not this
