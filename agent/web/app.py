@@ -206,7 +206,6 @@ async def resume(thread: ThreadDict) -> None:
 async def _resume(thread: ThreadDict) -> None:
     """A reloaded page, a restarted server or a second tab: the conversation goes on from the kept session
     (or from the visit already open in this process, shared with the other tab)."""
-    failover.forget(cl.context.session.id)
     if await _refuse_inactive_login():
         return
     store, requester = keeping.store(), _requester()

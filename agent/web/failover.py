@@ -34,7 +34,7 @@ from chainlit.types import ThreadDict
 from agent.domain.session import Session
 from agent.domain.taxonomy import Speaker
 from agent.domain.visit import VisitState
-from agent.storage.access import Requester
+from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import SessionStore
 from agent.storage.tabs import TabThreads
 
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 _MARK = "_alliance_failover"
 _tasks: set[asyncio.Task[None]] = set()
-_adopted: set[str] = set()  # socket sessions set to resume a page's thread, until their chat starts or resumes
 
 
 async def adopt_known_page(session: WebsocketSession | None, page_id: str, tabs: TabThreads | None) -> bool:
@@ -60,7 +59,6 @@ async def adopt_known_page(session: WebsocketSession | None, page_id: str, tabs:
         return False
     session.thread_id = thread_id
     session.thread_id_to_resume = thread_id
-    _adopted.add(session.id)
     log.info("page %s reconnected here: resuming thread %s", page_id, thread_id)
     return True
 
@@ -111,27 +109,25 @@ async def show_kept_turn(thread: ThreadDict, session: Session, author: str) -> s
 
 
 async def kept_without_its_thread(store: SessionStore, requester: Requester, user: Any) -> ThreadDict | None:
-    """At the chat start of a socket set to resume a page's thread: Chainlit found no such thread (the old process
-    died after the visit's first turn was kept, before Chainlit wrote the thread), so it starts a new chat on that
-    thread id. If a session is kept for it, the thread is written now, for its user, and returned (no steps): the
-    app resumes the kept session from it. None for any other chat start (nothing kept: a new chat it is)."""
+    """At the chat start of a socket set to resume a thread: Chainlit did not resume it (the old process died after
+    the visit's first turn was kept, before Chainlit wrote the thread; or the page's socket reconnected here twice
+    before the first resume was done), so it starts a new chat on that thread id. If a session is kept for it, for
+    this user, the thread is written now, for them, and returned: the app resumes the kept session from it. None
+    for any other chat start (nothing kept, or not theirs: a new chat it is)."""
     session = cl.context.session
-    if session.id not in _adopted:
-        return None
-    _adopted.discard(session.id)
     layer = get_data_layer()  # type: ignore[no-untyped-call]
     user_id = getattr(user, "id", None)
-    if layer is None or user_id is None or await store.read(session.thread_id, requester) is None:
+    if not session.thread_id_to_resume or layer is None or user_id is None:
+        return None
+    try:
+        if await store.read(session.thread_id, requester) is None:
+            return None
+    except AccessDenied:
         return None
     await layer.update_thread(session.thread_id, user_id=user_id)
     session.has_first_interaction = True  # its messages are written at once, as in any resumed visit
     thread = await layer.get_thread(session.thread_id)
     return cast(ThreadDict, thread) if thread is not None else None
-
-
-def forget(session_id: str) -> None:
-    """The socket session resumed (or ended): it is no longer waiting for its chat start."""
-    _adopted.discard(session_id)
 
 
 def install(tabs: Callable[[], TabThreads | None], after_connect: Callable[[], Awaitable[None]]) -> None:
