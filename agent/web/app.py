@@ -216,6 +216,9 @@ async def _resume(thread: ThreadDict) -> None:
     except StorageError:
         log.exception("kept session of thread %s unreadable", thread["id"])
         stored = None
+    if stored is None and tab.message_waiting() and not _patient_spoke(thread):
+        await _start()  # a page taken over before its first kept turn, its first words on the way: the visit begins
+        return
     if stored is None:
         await tab.say("ui.resume_missing")
         return
@@ -275,6 +278,12 @@ async def _answer_unanswered() -> None:
 failover.install(keeping.tabs, _answer_unanswered)
 
 
+def _patient_spoke(thread: ThreadDict) -> bool:
+    return any(
+        step.get("type") == "assistant_message" and step.get("name") != "Alliance" for step in thread.get("steps") or []
+    )
+
+
 @cl.on_settings_update
 async def settings_update(values: dict[str, str]) -> None:
     tab.visit().level = values.get("level", CoachingLevel.learner.value)
@@ -294,6 +303,7 @@ async def _branch(live: LiveVisit, turn_id: int) -> None:
 async def _opened_visit() -> LiveVisit | None:
     """This tab's visit; a message sent while the chat still opens waits for it (bounded), never dropped."""
     if tab.live() is None:
+        tab.mark_message_waiting()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(tab.opening().wait(), timeout=OPENING_WAIT_S)
     live = tab.live()

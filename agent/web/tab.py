@@ -14,6 +14,7 @@ from agent.i18n.catalog import number, t, ui_lang
 from agent.web.live import LiveVisit
 
 _OPENING = "_alliance_opening"
+_WAITING = "_alliance_message_waiting"
 
 
 def lang() -> Lang:
@@ -48,6 +49,15 @@ def opening() -> asyncio.Event:
         event = asyncio.Event()
         setattr(session, _OPENING, event)
     return event
+
+
+def mark_message_waiting() -> None:
+    """A learner message is waiting for this tab's chat to open (or resume)."""
+    setattr(cl.context.session, _WAITING, True)
+
+
+def message_waiting() -> bool:
+    return bool(getattr(cl.context.session, _WAITING, False))
 
 
 def opening_messages() -> list[cl.Message]:

@@ -36,6 +36,7 @@ from agent.feedback.monitor import CoachingLevel
 from agent.i18n.catalog import t
 from agent.persona.loader import load_persona
 from agent.storage.sessions import SESSIONS_TABLE
+from agent.web import tab as tab_state
 from tests.support.chainlit_harness import (
     LEARNER,
     MARKER,
@@ -384,6 +385,28 @@ async def test_resuming_a_thread_with_no_kept_session_says_it_cannot_go_on(harne
         await app.resume(thread)
         assert cl.user_session.get("live") is None
     assert [m["output"] for m in socket.of("new_message")] == [t("ui.resume_missing", "fr")]
+
+
+async def test_a_page_taken_over_before_its_first_kept_turn_begins_its_visit_for_the_waiting_message(
+    harness: Harness,
+) -> None:
+    """The process died before anything was kept; the page's first words reached the new process, which found the
+    thread (Chainlit wrote it for that message) but no kept session: the visit begins there, not a dead end."""
+    app, socket = harness.app, harness.socket
+    layer = await data_layer()
+    alice = await layer.create_user(User(identifier="alice"))
+    assert isinstance(alice, PersistedUser)
+    thread_id = str(uuid.uuid4())
+    await layer.update_thread(thread_id, name="Bonjour", user_id=alice.id)
+    async with browser_tab(socket, user=alice, thread_id=thread_id) as tab:
+        thread = await resume_thread(tab)
+        assert thread is not None
+        tab_state.mark_message_waiting()  # on_message is waiting for the visit to open
+        await app.resume(thread)
+        assert cl.user_session.get("live") is not None
+    outputs = [m["output"] for m in socket.of("new_message")]
+    assert t("ui.resume_missing", "fr") not in outputs
+    assert any(t("ui.brief_title", "fr") in o or "Bertrand" in o for o in outputs)
 
 
 @pytest.mark.parametrize("local", [True, False])
