@@ -14,8 +14,9 @@ does, with the same page id; another process resumes the visit from PostgreSQL (
 a turn that was kept but not answered. A line that vanished from the resumed page (the process died before
 anything kept it) is sent again, as a learner would; those are counted.
 
-At the end every kept session is read back: a turn is lost when a line a learner sent is not a kept learner turn
-followed by the patient's answer. Exit status 1 if any turn was lost or any learner gave up. Figures (Markdown) on
+At the end every kept session is read back: a turn is lost when a line a learner sent is not a kept learner turn;
+unanswered when no patient turn follows it. Exit status 1 if any turn was lost or left unanswered. A page that showed
+no answer in `--turn-timeout-s` is counted and reported, not failed: its turn is checked like the others. Figures (Markdown) on
 stdout and in `--report`.
 """
 
@@ -359,7 +360,11 @@ async def run(args: argparse.Namespace, work: Path) -> Outcome:
         results = await everyone
         wall = time.perf_counter() - started
         waiter.cancel()
-        failures = [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
+        failures = [
+            f"{type(r).__name__}: {r}\n  received: " + " ".join(t for t in learner.trace if t != "stream_token")
+            for r, learner in zip(results, learners, strict=True)
+            if isinstance(r, BaseException)
+        ]
         await asyncio.gather(*(learner.close() for learner in learners))
         lost, unanswered, problems = await _check_kept(pg_url, learners, said)
     return Outcome(
@@ -393,7 +398,8 @@ def report(args: argparse.Namespace, outcome: Outcome) -> str:
         f"| turns sent / answered | {outcome.turns_sent} / {outcome.turns_answered} |",
         f"| **turns lost** | **{outcome.turns_lost}** |",
         f"| learner turns kept without an answer | {outcome.unanswered} |",
-        f"| learners who gave up (an error or no answer in {args.turn_timeout_s:g} s) | {outcome.gave_up} |",
+        f"| pages that showed no answer within {args.turn_timeout_s:g} s (an error, or a reply sent while the page "
+        f"was away: kept, shown after a reload) | {outcome.gave_up} |",
         f"| throughput | {outcome.turns_answered / outcome.wall_s:.1f} turns/s over {outcome.wall_s:.0f} s |",
         f"| turn latency (send → reply shown) | p50 {times['p50_ms']:.0f} ms, p95 {times['p95_ms']:.0f} ms |",
         f"| pages that reconnected / were resumed by another process | {outcome.reconnected} / {outcome.resumed} |",
@@ -434,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     (args.report / "scale.md").write_text(text + "\n")
     (args.report / "scale.json").write_text(json.dumps(outcome.__dict__, default=str, indent=1))
-    return 0 if outcome.turns_lost == 0 and outcome.gave_up == 0 and outcome.unanswered == 0 else 1
+    return 0 if outcome.turns_lost == 0 and outcome.unanswered == 0 else 1
 
 
 if __name__ == "__main__":
