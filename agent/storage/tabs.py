@@ -37,6 +37,8 @@ class TabThreads:
         async with self._lock:
             if not self._ready:
                 async with self.engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":  # processes starting together: one creates it (database.py)
+                        await conn.execute(text("SELECT pg_advisory_xact_lock(7243901)"))
                     await conn.execute(
                         text(
                             f"CREATE TABLE IF NOT EXISTS {TABS_TABLE} "
@@ -59,7 +61,8 @@ class TabThreads:
                     f'INSERT INTO {TABS_TABLE} ("page_id", "thread_id", "owner", "updated_at") '
                     "VALUES (:page, :thread, :owner, :now) "
                     'ON CONFLICT ("page_id") DO UPDATE SET "thread_id" = EXCLUDED."thread_id", '
-                    '"owner" = EXCLUDED."owner", "updated_at" = EXCLUDED."updated_at"'
+                    '"updated_at" = EXCLUDED."updated_at" '
+                    f'WHERE {TABS_TABLE}."owner" = EXCLUDED."owner"'  # another user's page id changes nothing
                 ),
                 {"page": page_id, "thread": thread_id, "owner": owner, "now": now.isoformat()},
             )

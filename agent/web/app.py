@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 import chainlit as cl
 import chainlit.server
@@ -154,7 +153,11 @@ async def _refuse_inactive_login() -> bool:
 async def start() -> None:
     try:
         if (store := keeping.store()) is not None and (requester := _requester()) is not None:
-            thread = await failover.kept_without_its_thread(store, requester, cl.context.session.user)
+            try:
+                thread = await failover.kept_without_its_thread(store, requester, cl.context.session.user)
+            except Exception:  # the database: the page gets a new chat, as it would have without the failover
+                log.exception("no takeover of thread %s", cl.context.session.thread_id)
+                thread = None
             if thread is not None:  # a page taken over after its first kept turn (agent/web/failover.py)
                 await _resume(thread)
                 await cl.context.emitter.resume_thread(thread)  # the page shows what is kept, as after any resume
@@ -209,14 +212,16 @@ async def _resume(thread: ThreadDict) -> None:
     if await _refuse_inactive_login():
         return
     store, requester = keeping.store(), _requester()
+    nothing_kept = False
     try:
         stored = await store.read(thread["id"], requester) if store and requester else None
+        nothing_kept = store is not None and requester is not None and stored is None
     except AccessDenied:  # Chainlit lets only the author resume; this is the second lock
         stored = None
     except StorageError:
         log.exception("kept session of thread %s unreadable", thread["id"])
         stored = None
-    if stored is None and tab.message_waiting() and not _patient_spoke(thread):
+    if nothing_kept and tab.message_waiting() and not _patient_spoke(thread):
         await _start()  # a page taken over before its first kept turn, its first words on the way: the visit begins
         return
     if stored is None:
@@ -234,17 +239,10 @@ async def _resume(thread: ThreadDict) -> None:
     elif await _open_conversation(loaded, tab.lang(), stored) is None:
         return
     live = tab.live()
-    steps: list[Any] = list(thread.get("steps") or [])
-    unkept = failover.unkept_message(steps, live.conversation.session, settings.max_message_chars) if live else None
-    if live is not None and unkept is not None and not live.visit.ended:  # on the page, not kept: kept now
-        turn = live.conversation.session.add_learner_turn(clean_text(unkept[1]))
-        live.visit.record(unkept[0], turn.id)  # the same message may still reach on_message here: kept once
-        await keeping.save()
-    if live is not None and live.conversation.unanswered() is not None:  # answered once the page is resumed
+    if live is not None:  # what the page shows and what is kept, made one; a turn left unanswered, answered next
         author = cl.context.session.user.identifier if cl.context.session.user else "learner"
-        shown = await failover.show_kept_turn(thread, live.conversation.session, author)
-        sent = [step["id"] for step in steps if step.get("type") == "user_message"]
-        cl.user_session.set("unanswered", shown or (sent[-1] if sent else ""))
+        to_answer = await failover.reconcile_page(live, thread, open_here is None, author, settings.max_message_chars)
+        cl.user_session.set("unanswered", to_answer)
     await panel.refresh()
 
 
@@ -259,7 +257,7 @@ async def _answer_unanswered() -> None:
         return
     cl.user_session.set("unanswered", None)
     async with live.turn_lock:
-        if live.conversation.unanswered() is None:  # answered meanwhile (another tab, the process still alive)
+        if live.conversation.unanswered() is None or live.visit.ended:  # answered meanwhile, or the visit is over
             return
         await tab.say("ui.resume_unanswered")
         await cl.context.emitter.task_start()

@@ -33,10 +33,13 @@ from chainlit.types import ThreadDict
 
 from agent.domain.session import Session
 from agent.domain.taxonomy import Speaker
+from agent.domain.text import clean_text
 from agent.domain.visit import VisitState
 from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import SessionStore
 from agent.storage.tabs import TabThreads
+from agent.web import keeping
+from agent.web.live import LiveVisit
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +74,54 @@ def unkept_message(steps: list[dict[str, Any]], session: Session, max_chars: int
     sent = [step for step in steps if step.get("type") == "user_message"]
     if not sent:
         return None
-    step_id, text = str(sent[-1].get("id") or ""), str(sent[-1].get("output") or "")
+    step_id, raw = str(sent[-1].get("id") or ""), str(sent[-1].get("output") or "")
+    text = clean_text(raw)
     learner = [turn.text for turn in session.turns if turn.speaker is Speaker.clinician]
-    if not text.strip() or len(text) > max_chars or (learner and learner[-1] == text):
+    if not text.strip() or len(raw) > max_chars or (learner and learner[-1] == text):
         return None
     return step_id, text
 
 
 def kept_already(session: Session, visit: VisitState, message_id: str, text: str) -> bool:
-    """This very message is already the session's last learner turn: a resume kept it (`unkept_message`) before
-    the message reached on_message in the same process. It must not be kept twice."""
+    """This very message is the session's last turn, kept and not yet answered: a resume kept it (`unkept_message`)
+    before the message reached on_message in the same process. It is answered, not kept twice. (An answered turn
+    edited to the same words is an edit: it branches, as any edit does.)"""
     turn_id = visit.turn_for(message_id)
-    learner = [turn for turn in session.turns if turn.speaker is Speaker.clinician]
-    return turn_id is not None and bool(learner) and learner[-1].id == turn_id and learner[-1].text == text
+    last = session.turns[-1] if session.turns else None
+    return (
+        turn_id is not None
+        and last is not None
+        and last.id == turn_id
+        and last.speaker is Speaker.clinician
+        and last.text == text
+    )
+
+
+async def reconcile_page(
+    live: LiveVisit, thread: ThreadDict, taken_over: bool, author: str, max_chars: int
+) -> str | None:
+    """After a resume: a page taken over from another process (`taken_over`: the visit was not open here) may show
+    a message the old process never kept (kept now), or lack one it kept (written now). Returns the id of the
+    learner's message to answer next (`app._answer_unanswered`), or None. Under the visit's turn lock; a visit
+    already open here, or ended, is left as it is."""
+    steps: list[Any] = list(thread.get("steps") or [])
+    sent = [str(step["id"]) for step in steps if step.get("type") == "user_message"]
+    if not taken_over:  # open here (a reload, a second tab): a turn in progress ends under the lock first
+        unanswered = not live.visit.ended and live.conversation.unanswered() is not None
+        return (sent[-1] if sent else "") if unanswered else None
+    async with live.turn_lock:
+        if live.visit.ended:
+            return None
+        session = live.conversation.session
+        unkept = unkept_message(steps, session, max_chars)
+        if unkept is not None:
+            turn = session.add_learner_turn(unkept[1])
+            live.visit.record(unkept[0], turn.id)  # the same message may still reach on_message here: kept once
+            await keeping.save()
+        if live.conversation.unanswered() is None:
+            return None
+        shown = await show_kept_turn(thread, session, author)
+        return shown or (sent[-1] if sent else "")
 
 
 async def show_kept_turn(thread: ThreadDict, session: Session, author: str) -> str | None:
@@ -120,9 +158,10 @@ async def kept_without_its_thread(store: SessionStore, requester: Requester, use
     if not session.thread_id_to_resume or layer is None or user_id is None:
         return None
     try:
-        if await store.read(session.thread_id, requester) is None:
-            return None
+        kept = await store.read(session.thread_id, requester)
     except AccessDenied:
+        return None
+    if kept is None or kept.owner != requester.identifier:  # faculty may read a learner's session, not take it
         return None
     await layer.update_thread(session.thread_id, user_id=user_id)
     session.has_first_interaction = True  # its messages are written at once, as in any resumed visit

@@ -14,8 +14,10 @@ from sqlalchemy import text
 from agent.config import Settings
 from agent.domain.session import Session
 from agent.domain.visit import VisitState
+from agent.storage.access import Requester
 from agent.storage.sessions import database_url, make_engine
 from agent.storage.tabs import KEEP, TABS_TABLE, TabThreads
+from agent.web import failover
 from agent.web.failover import adopt_known_page, kept_already, unkept_message
 from tests.support.storage import DATABASES, POSTGRES_URL, drop_tables, make_rich_session
 
@@ -119,6 +121,52 @@ def test_a_message_a_resume_kept_is_recognised_when_it_reaches_on_message() -> N
     assert not kept_already(session, view, "m2", "Et après-demain ?")  # an edit: another text
     assert not kept_already(session, view, "m3", "Et demain ?")  # another message with the same words
     session.add_patient_turn("Je ne sais pas.", session.turns[1].hidden)  # type: ignore[arg-type]
-    assert kept_already(session, view, "m2", "Et demain ?")  # still the last learner turn, now answered
+    assert not kept_already(session, view, "m2", "Et demain ?")  # answered now: the same words again are an edit
     view.record("m0", 0)
     assert not kept_already(session, view, "m0", session.turns[0].text)  # an earlier turn: an edit, not this
+
+
+async def test_another_user_cannot_repoint_a_page_they_do_not_own(tabs: TabThreads) -> None:
+    await tabs.remember("page-1", THREAD, "alice")
+    await tabs.remember("page-1", OTHER, "bob")  # bob presents alice's page id
+    assert await tabs.thread_of("page-1", "alice") == THREAD
+    assert await tabs.thread_of("page-1", "bob") is None
+
+
+def test_an_answered_turn_edited_to_the_same_words_is_an_edit_not_a_kept_message() -> None:
+    session = make_rich_session(1)
+    view = VisitState()
+    view.record("m0", session.turns[0].id)
+    assert not kept_already(session, view, "m0", session.turns[0].text)  # answered: an edit, it branches
+
+
+class _Layer:
+    def __init__(self) -> None:
+        self.written: list[tuple[str, str | None]] = []
+
+    async def update_thread(self, thread_id: str, user_id: str | None = None) -> None:
+        self.written.append((thread_id, user_id))
+
+    async def get_thread(self, thread_id: str) -> dict[str, Any]:
+        return {"id": thread_id, "steps": []}
+
+
+class _Store:
+    async def read(self, thread_id: str, requester: Requester) -> Any:
+        return SimpleNamespace(owner="lea") if thread_id == THREAD else None
+
+
+@pytest.mark.parametrize(("who", "taken"), [(Requester("lea", "learner"), True), (Requester("dean", "faculty"), False)])
+async def test_a_kept_session_without_its_thread_is_taken_over_by_its_owner_only(
+    monkeypatch: pytest.MonkeyPatch, who: Requester, taken: bool
+) -> None:
+    """Faculty may read a learner's kept session, but a socket of theirs naming that thread must not become its
+    author (Chainlit's thread is written for whoever takes it over)."""
+    layer = _Layer()
+    socket_session = SimpleNamespace(thread_id=THREAD, thread_id_to_resume=THREAD, has_first_interaction=False)
+    monkeypatch.setattr(failover, "cl", SimpleNamespace(context=SimpleNamespace(session=socket_session)))
+    monkeypatch.setattr(failover, "get_data_layer", lambda: layer)
+    user = SimpleNamespace(id="user-id", identifier=who.identifier)
+    thread = await failover.kept_without_its_thread(_Store(), who, user)  # type: ignore[arg-type]
+    assert (thread is not None) is taken
+    assert layer.written == ([(THREAD, "user-id")] if taken else [])

@@ -37,6 +37,7 @@ from agent.i18n.catalog import t
 from agent.persona.loader import load_persona
 from agent.storage.sessions import SESSIONS_TABLE
 from agent.web import tab as tab_state
+from agent.web.live import LiveVisits
 from tests.support.chainlit_harness import (
     LEARNER,
     MARKER,
@@ -340,7 +341,9 @@ async def test_a_resumed_visit_whose_last_message_had_no_answer_is_answered_then
     assert any(m["output"] == kept[1].text for m in socket.of("new_message") + socket.of("update_message"))
 
 
-async def test_a_kept_turn_whose_message_chainlit_never_wrote_is_shown_again_then_answered(harness: Harness) -> None:
+async def test_a_kept_turn_whose_message_chainlit_never_wrote_is_shown_again_then_answered(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The process died after keeping the learner's turn but before Chainlit wrote its message: the page resumed
     elsewhere would not show the words the patient is about to answer. The message is written and added to the
     thread the page receives, and the answer follows it."""
@@ -354,6 +357,7 @@ async def test_a_kept_turn_whose_message_chainlit_never_wrote_is_shown_again_the
         harness.backends[0].model.responder = broken_responder  # type: ignore[attr-defined]
         await _say(LEARNER)
     harness.backends[0].model.responder = marker_responder  # type: ignore[attr-defined]
+    monkeypatch.setattr(app, "LIVE", LiveVisits())  # another process: the visit is not open there
     async with browser_tab(socket, user=alice, thread_id=thread_id) as tab:
         thread = await resume_thread(tab)
         assert thread is not None
