@@ -2,7 +2,8 @@
 
 One database holds Chainlit's tables (users, threads, steps, elements, feedbacks: what the learner saw;
 Chainlit does not create them, so we do) and our own: `alliance_sessions` (the full sessions, hidden
-states included; see `agent.storage.sessions`) and the faculty's labels (`agent.storage.labels`).
+states included; see `agent.storage.sessions`), the faculty's labels (`agent.storage.labels`) and which thread each open
+page shows (`agent.storage.tabs`).
 SQLite by default (`DATA_DIR/alliance.db`); PostgreSQL when DATABASE_URL says so.
 """
 
@@ -26,6 +27,7 @@ DB_FILE = "alliance.db"
 SESSIONS_TABLE = "alliance_sessions"
 LABELS_TABLE = "alliance_labels"
 CONSENSUS_TABLE = "alliance_consensus"
+TABS_TABLE = "alliance_tabs"
 CHAINLIT_TABLES = ("users", "threads", "steps", "elements", "feedbacks")
 
 
@@ -234,12 +236,25 @@ CREATE TABLE IF NOT EXISTS {CONSENSUS_TABLE} (
 """
 
 
+# Which thread each open page shows, for the process that takes a page over (`agent.storage.tabs`). Not linked to
+# `threads`: a page is recorded at its chat start, before Chainlit writes its thread.
+_TABS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {TABS_TABLE} (
+    "page_id" TEXT PRIMARY KEY,
+    "thread_id" TEXT NOT NULL,
+    "owner" TEXT NOT NULL,
+    "updated_at" TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {TABS_TABLE}_updated ON {TABS_TABLE} ("updated_at");
+"""
+
+
 def schema_statements(dialect: str) -> list[str]:
     """The DDL, one statement each, for `sqlite` or `postgresql`."""
     types = {"sqlite": _SQLITE, "postgresql": _POSTGRES}.get(dialect)
     if types is None:
         raise StorageError(f"no schema for the {dialect} database: use SQLite or PostgreSQL")
-    ddl = _CHAINLIT_DDL.format(t=types) + _SESSIONS_DDL + _LABELS_DDL
+    ddl = _CHAINLIT_DDL.format(t=types) + _SESSIONS_DDL + _LABELS_DDL + _TABS_DDL
     return [statement.strip() for statement in ddl.split(";") if statement.strip()]
 
 

@@ -13,47 +13,24 @@ resume checks the thread's author again. Rows older than `KEEP` are removed as n
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-TABS_TABLE = "alliance_tabs"
+from agent.storage.database import TABS_TABLE, SchemaGuard
+
 KEEP = timedelta(days=2)  # a page left open longer than this starts a new visit on its next reconnect
 
 
 class TabThreads:
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, guard: SchemaGuard | None = None):
         self.engine = engine
-        self._ready = False
-        self._lock: asyncio.Lock | None = None
-
-    async def _ensure(self) -> None:
-        if self._ready:
-            return
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if not self._ready:
-                async with self.engine.begin() as conn:
-                    if conn.dialect.name == "postgresql":  # processes starting together: one creates it (database.py)
-                        await conn.execute(text("SELECT pg_advisory_xact_lock(7243901)"))
-                    await conn.execute(
-                        text(
-                            f"CREATE TABLE IF NOT EXISTS {TABS_TABLE} "
-                            '("page_id" TEXT PRIMARY KEY, "thread_id" TEXT NOT NULL, "owner" TEXT NOT NULL, '
-                            '"updated_at" TEXT NOT NULL)'
-                        )
-                    )
-                    await conn.execute(
-                        text(f'CREATE INDEX IF NOT EXISTS {TABS_TABLE}_updated ON {TABS_TABLE} ("updated_at")')
-                    )
-                self._ready = True
+        self._guard = guard or SchemaGuard(engine)  # the table is part of the schema (agent.storage.database)
 
     async def remember(self, page_id: str, thread_id: str, owner: str) -> None:
         """The page `page_id` of `owner` shows `thread_id` (a later call for the same page replaces it)."""
-        await self._ensure()
+        await self._guard.ensure()
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:
             await conn.execute(
@@ -72,7 +49,7 @@ class TabThreads:
 
     async def thread_of(self, page_id: str, owner: str) -> str | None:
         """The thread `owner`'s page `page_id` showed; None if unknown, too old, or another user's."""
-        await self._ensure()
+        await self._guard.ensure()
         cutoff = (datetime.now(UTC) - KEEP).isoformat()
         async with self.engine.connect() as conn:
             row = (

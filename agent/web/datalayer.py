@@ -89,7 +89,7 @@ class AllianceDataLayer(SQLAlchemyDataLayer):
         self.schema = SchemaGuard(self.engine)
         self.sessions = SessionStore(self.engine, self.schema)
         self.logins = LoginGenerations(self.engine)  # logouts, seen by every process on this database
-        self.tabs = TabThreads(self.engine)  # page → thread, so that any process can take a page over
+        self.tabs = TabThreads(self.engine, self.schema)  # page → thread, so that any process can take a page over
         self.role_of = role_of
 
     async def ensure_schema(self) -> None:

@@ -32,10 +32,6 @@ async def tabs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     else:
         url = database_url(Settings(_env_file=None, DATABASE_URL=POSTGRES_URL))  # type: ignore[call-arg]
         await drop_tables(url)
-        engine = make_engine(url)
-        async with engine.begin() as conn:
-            await conn.execute(text(f"DROP TABLE IF EXISTS {TABS_TABLE}"))
-        await engine.dispose()
     engine = make_engine(url)
     yield TabThreads(engine)
     await engine.dispose()
