@@ -27,7 +27,7 @@ from agent.persona.loader import LoadedPersona, load_library
 from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import StorageError, StoredSession, database_url
 from agent.storage.users import LOCAL_USER
-from agent.web import auth, failover, keeping, panel, reading, reconnect, replies, tab
+from agent.web import auth, failover, keeping, panel, reading, reconnect, replies, sockets, tab
 from agent.web.closing import post_debrief
 from agent.web.datalayer import AllianceDataLayer
 from agent.web.live import LIVE, LiveVisit
@@ -274,6 +274,7 @@ async def _answer_unanswered() -> None:
 
 
 failover.install(keeping.tabs, _answer_unanswered)
+sockets.install()  # last, so that it runs first: a page's session follows its open socket
 
 
 def _patient_spoke(thread: ThreadDict) -> bool:

@@ -1,0 +1,106 @@
+"""Two sockets of one page: the page's session follows the socket still open (agent/web/sockets.py).
+
+The live test runs the real app; without the wrappers the learner's turns below are dropped by Chainlit ("Session
+not found") and the waits time out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+from chainlit.session import WebsocketSession, ws_sessions_id, ws_sessions_sid
+
+from agent.domain.taxonomy import Speaker
+from agent.storage.users import Account, hash_password, write_users_file
+from agent.web import sockets
+from tests.support.live_app import LiveApp, Tab, wait_for_turns
+
+
+async def _second_socket(app: LiveApp, token: str, page_id: str) -> socketio.AsyncClient:
+    """A second socket of the same page that connects and never says a word (a retried reconnect)."""
+    client = socketio.AsyncClient()
+    auth = {"clientType": "webapp", "sessionId": page_id, "threadId": "", "userEnv": "{}", "chatProfile": "bertrand.fr"}
+    await client.connect(
+        app.url,
+        socketio_path="/ws/socket.io",
+        headers={"Cookie": f"access_token={token}"},
+        auth=auth,
+        transports=["websocket"],
+    )
+    return client
+
+
+async def test_a_page_is_answered_on_its_open_socket_when_a_second_one_came_and_went(tmp_path: Path) -> None:
+    write_users_file(tmp_path / "users.toml", {"alice": Account("alice", "learner", hash_password("alice-pass-1"))})
+    app = LiveApp(tmp_path)
+    db = app.data_dir / "alliance.db"
+    try:
+        await app.start()
+        token = await app.login("alice", "alice-pass-1")
+        tab = Tab()
+        await tab.open(app, token)
+
+        gone = await _second_socket(app, token, tab.page_id)  # Chainlit binds the page's session to it
+        await gone.disconnect()  # ... and it closes: the session goes back to the tab's socket
+        await tab.say("Bonjour Madame Bertrand, comment allez-vous ?")
+        await wait_for_turns(db, 2)
+
+        silent = await _second_socket(app, token, tab.page_id)  # bound to a socket that stays open, says nothing
+        await tab.say("Qu'est-ce qui vous inquiète le plus ?")  # the tab speaks: the session follows it
+        session = await wait_for_turns(db, 4)
+        await silent.disconnect()
+        await tab.say("Et le travail ?")  # the silent socket's leaving takes nothing from the tab
+        final = await wait_for_turns(db, 6)
+        await tab.client.disconnect()
+    finally:
+        app.kill()
+
+    assert [t.speaker for t in session.turns] == [Speaker.clinician, Speaker.patient] * 2
+    assert [t.text for t in final.turns if t.speaker is Speaker.clinician][-1] == "Et le travail ?"
+    replies = [d.get("output") for e, d in tab.events if e in ("new_message", "update_message")]
+    assert final.turns[-1].text in replies  # shown on the tab's socket
+
+
+@pytest.fixture
+def page() -> Iterator[WebsocketSession]:
+    """A page's session bound to socket "open-1", which sockets.py knows as open."""
+    session = WebsocketSession(
+        id="page-1",
+        socket_id="open-1",
+        emit=lambda event, data: None,
+        emit_call=lambda event, data, timeout: None,
+        user_env={},
+        client_type="webapp",
+    )
+    sockets._sockets["open-1"] = sockets.Socket("page-1", None, {})
+    yield session
+    sockets._sockets.clear()
+    ws_sessions_id.pop("page-1", None)
+    for sid in [sid for sid, s in ws_sessions_sid.items() if s is session]:
+        ws_sessions_sid.pop(sid)
+
+
+async def test_a_socket_closed_while_connecting_gives_the_session_back(
+    page: WebsocketSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sockets, "is_open", lambda sid: sid == "open-1")
+
+    async def chainlit_connect(sid: str, environ: dict[str, Any], auth: Any) -> bool:
+        page.restore(new_socket_id=sid)  # Chainlit's restore, for a socket the page has already closed
+        return True
+
+    connect = sockets._wrap_connect(chainlit_connect)
+    assert await connect("closed-2", {}, {"sessionId": "page-1"}) is True
+    assert WebsocketSession.get("open-1") is page
+    assert WebsocketSession.get("closed-2") is None
+    assert "closed-2" not in sockets._sockets  # no disconnect will come for it: forgotten now
+
+
+async def test_a_socket_of_another_user_never_takes_the_page(page: WebsocketSession) -> None:
+    sockets._sockets["other-3"] = sockets.Socket("page-1", "mallory", {})
+    assert sockets.adopt("other-3") is None
+    assert WebsocketSession.get("open-1") is page
+    assert sockets.adopt("open-1") is page
