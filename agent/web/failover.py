@@ -66,18 +66,26 @@ async def adopt_known_page(session: WebsocketSession | None, page_id: str, tabs:
     return True
 
 
-def unkept_message(steps: list[dict[str, Any]], session: Session, max_chars: int) -> tuple[str, str] | None:
+def unkept_message(
+    steps: list[dict[str, Any]], session: Session, visit: VisitState, max_chars: int
+) -> tuple[str, str] | None:
     """The learner's last chat message, if the process that received it died before keeping it as a turn: its
     step id and text. Chainlit writes the message's step and the app keeps the turn side by side; a crash between
-    the two leaves a message on the page that the patient never heard of. None when the last message is the last
-    learner turn kept, or one the app refuses anyway (too long, empty)."""
+    the two leaves a message on the page that the patient never heard of. None when the last message is kept: an
+    answered turn's message (its id is kept with the visit), or the last learner turn kept (not yet answered, so
+    not yet recorded by id: compared by its words). None too for one the app refuses anyway (too long, empty).
+
+    Chainlit may not have written the steps of the last turns before its process died: the last step it kept can
+    be an older, answered message, which is why its id is looked up, not only compared with the last turn."""
     sent = [step for step in steps if step.get("type") == "user_message"]
     if not sent:
         return None
     step_id, raw = str(sent[-1].get("id") or ""), str(sent[-1].get("output") or "")
     text = clean_text(raw)
     learner = [turn.text for turn in session.turns if turn.speaker is Speaker.clinician]
-    if not text.strip() or len(raw) > max_chars or (learner and learner[-1] == text):
+    if visit.turn_for(step_id) is not None or not text.strip() or len(raw) > max_chars:
+        return None
+    if learner and learner[-1] == text:
         return None
     return step_id, text
 
@@ -113,7 +121,7 @@ async def reconcile_page(
         if live.visit.ended:
             return None
         session = live.conversation.session
-        unkept = unkept_message(steps, session, max_chars)
+        unkept = unkept_message(steps, session, live.visit, max_chars)
         if unkept is not None:
             turn = session.add_learner_turn(unkept[1])
             live.visit.record(unkept[0], turn.id)  # the same message may still reach on_message here: kept once

@@ -95,17 +95,25 @@ def _steps(*texts: str) -> list[dict[str, Any]]:
 
 
 def test_a_message_on_the_page_that_the_kept_session_lacks_is_found() -> None:
-    session = make_rich_session(2)
+    session, visit = make_rich_session(2), VisitState()
     learner = [t.text for t in session.turns if t.speaker.value == "clinician"]
-    assert unkept_message(_steps(*learner), session, 2000) is None
-    assert unkept_message(_steps(*learner, "Et demain ?"), session, 2000) == ("m2", "Et demain ?")
-    assert unkept_message(_steps(*learner, "x" * 2001), session, 2000) is None  # refused anyway: too long
-    assert unkept_message(_steps(*learner, "  "), session, 2000) is None
-    assert unkept_message(_steps("Bonjour"), Session(persona_id="p", language="fr", llm="fake"), 2000) == (
-        "m0",
-        "Bonjour",
-    )
-    assert unkept_message([], session, 2000) is None
+    assert unkept_message(_steps(*learner), session, visit, 2000) is None
+    assert unkept_message(_steps(*learner, "Et demain ?"), session, visit, 2000) == ("m2", "Et demain ?")
+    assert unkept_message(_steps(*learner, "x" * 2001), session, visit, 2000) is None  # refused anyway: too long
+    assert unkept_message(_steps(*learner, "  "), session, visit, 2000) is None
+    fresh = Session(persona_id="p", language="fr", llm="fake")
+    assert unkept_message(_steps("Bonjour"), fresh, visit, 2000) == ("m0", "Bonjour")
+    assert unkept_message([], session, visit, 2000) is None
+
+
+def test_an_answered_message_is_kept_even_when_chainlit_lost_the_later_ones() -> None:
+    """The old process died before Chainlit wrote the last turns' steps: the page's last message is an older,
+    answered one. It is kept (by its id), not kept again because it differs from the last learner turn."""
+    session = make_rich_session(2)
+    learner = [t for t in session.turns if t.speaker.value == "clinician"]
+    visit = VisitState(message_turns={"m0": learner[0].id})
+    assert unkept_message(_steps(learner[0].text), session, visit, 2000) is None
+    assert unkept_message(_steps(learner[0].text), session, VisitState(), 2000) == ("m0", learner[0].text)
 
 
 def test_a_message_a_resume_kept_is_recognised_when_it_reaches_on_message() -> None:
