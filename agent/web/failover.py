@@ -127,6 +127,7 @@ async def reconcile_page(
             live.visit.record(unkept[0], turn.id)  # the same message may still reach on_message here: kept once
             await keeping.save()
         if live.conversation.unanswered() is None:
+            await show_kept_reply(thread, session, live.conversation.persona.display_name)
             return None
         shown = await show_kept_turn(thread, session, author)
         return shown or (sent[-1] if sent else "")
@@ -152,6 +153,34 @@ async def show_kept_turn(thread: ThreadDict, session: Session, author: str) -> s
         await layer.create_step(step)
     steps.append(step)
     return message.id
+
+
+async def show_kept_reply(thread: ThreadDict, session: Session, patient: str) -> bool:
+    """The patient's last reply was kept, but the process died before Chainlit wrote its message: the page resumed
+    elsewhere would show the learner's turn with no answer (and the patient would not answer it again: it is
+    answered). Write the reply's message now and add it to the thread the page is about to receive. Its words
+    only, as the learner saw them streamed; never the hidden state. True if it was written."""
+    last = session.turns[-1] if session.turns else None
+    steps = thread.get("steps")
+    if steps is None:
+        steps = thread["steps"] = []
+    if last is None or last.speaker is not Speaker.patient:
+        return False
+    after = [step for step in steps[_last_learner_step(steps) + 1 :] if step.get("type") == "assistant_message"]
+    if any(clean_text(str(step.get("output") or "")) == last.text for step in after):
+        return False
+    step = cl.Message(content=last.text, author=patient).to_dict()
+    step["createdAt"] = step["start"] = step["end"] = last.created_at.isoformat()
+    layer = get_data_layer()  # type: ignore[no-untyped-call]
+    if layer is not None:
+        await layer.create_step(step)
+    steps.append(step)
+    return True
+
+
+def _last_learner_step(steps: list[Any]) -> int:
+    learner = [i for i, step in enumerate(steps) if step.get("type") == "user_message"]
+    return learner[-1] if learner else -1
 
 
 async def kept_without_its_thread(store: SessionStore, requester: Requester, user: Any) -> ThreadDict | None:

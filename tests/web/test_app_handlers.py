@@ -376,6 +376,40 @@ async def test_a_kept_turn_whose_message_chainlit_never_wrote_is_shown_again_the
     assert [t.speaker for t in turns] == [Speaker.clinician, Speaker.patient]
 
 
+async def test_a_kept_reply_whose_message_chainlit_never_wrote_is_shown_on_the_resumed_page(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process died after keeping the patient's reply but before Chainlit wrote its message: the page resumed
+    elsewhere is shown the reply (its words, never its hidden state), once, and nothing is answered again."""
+    app = harness.app
+    layer = await data_layer()
+    alice = await layer.create_user(User(identifier="alice"))
+    assert isinstance(alice, PersistedUser)
+    async with browser_tab(harness.socket, user=alice) as tab:
+        thread_id = tab.thread_id
+        await app.start()
+        await _say(LEARNER)
+    kept = _kept_turns(harness.db_path)
+    assert [t.speaker for t in kept] == [Speaker.clinician, Speaker.patient]
+    monkeypatch.setattr(app, "LIVE", LiveVisits())  # another process: the visit is not open there
+    async with browser_tab(harness.socket, user=alice, thread_id=thread_id) as tab:
+        thread = await resume_thread(tab)
+        assert thread is not None
+        thread["steps"] = [s for s in thread["steps"] if s.get("output") != kept[1].text]  # as if never written
+        tab.has_first_interaction = True
+        await app.resume(thread)
+        await app._answer_unanswered()
+        await _settle()
+    replies = [s for s in thread["steps"] if s["type"] == "assistant_message" and s["output"] == kept[1].text]
+    persona = load_persona(app.settings.personas_dir / f"{PROFILE}.yaml")
+    assert len(replies) == 1 and replies[0]["name"] == persona.display_name
+    assert kept[1].hidden is not None
+    assert kept[1].hidden.inner_monologue not in json.dumps(thread["steps"], ensure_ascii=False)
+    written = await layer.get_thread(thread_id)
+    assert written is not None and replies[0]["id"] in {s["id"] for s in written["steps"]}
+    assert len(_kept_turns(harness.db_path)) == 2  # answered once, not again
+
+
 async def test_resuming_a_thread_with_no_kept_session_says_it_cannot_go_on(harness: Harness) -> None:
     app, socket = harness.app, harness.socket
     layer = await data_layer()
