@@ -221,8 +221,13 @@ async def _resume(thread: ThreadDict) -> None:
     except StorageError:
         log.exception("kept session of thread %s unreadable", thread["id"])
         stored = None
-    if nothing_kept and tab.message_waiting() and not _patient_spoke(thread):
-        await _start()  # a page taken over before its first kept turn, its first words on the way: the visit begins
+    if (
+        nothing_kept
+        and not failover.patient_spoke(thread)
+        and (tab.message_waiting() or failover.learner_spoke(thread))
+    ):
+        await _start()  # a page taken over before its first kept turn: the visit begins, its first words answered
+        await _reconcile(thread, taken_over=True)
         return
     if stored is None:
         await tab.say("ui.resume_missing")
@@ -238,12 +243,16 @@ async def _resume(thread: ThreadDict) -> None:
         await _send_settings()
     elif await _open_conversation(loaded, tab.lang(), stored) is None:
         return
-    live = tab.live()
-    if live is not None:  # what the page shows and what is kept, made one; a turn left unanswered, answered next
-        author = cl.context.session.user.identifier if cl.context.session.user else "learner"
-        to_answer = await failover.reconcile_page(live, thread, open_here is None, author, settings.max_message_chars)
-        cl.user_session.set("unanswered", to_answer)
+    await _reconcile(thread, taken_over=open_here is None)
     await panel.refresh()
+
+
+async def _reconcile(thread: ThreadDict, taken_over: bool) -> None:
+    """What the page shows and what is kept, made one; a turn left unanswered is answered next."""
+    live = tab.live()
+    if live is not None:
+        to_answer = await failover.reconcile_page(live, thread, taken_over, settings.max_message_chars)
+        cl.user_session.set("unanswered", to_answer)
 
 
 async def _answer_unanswered() -> None:
@@ -275,12 +284,6 @@ async def _answer_unanswered() -> None:
 
 failover.install(keeping.tabs, _answer_unanswered)
 sockets.install()  # last, so that it runs first: a page's session follows its open socket
-
-
-def _patient_spoke(thread: ThreadDict) -> bool:
-    return any(
-        step.get("type") == "assistant_message" and step.get("name") != "Alliance" for step in thread.get("steps") or []
-    )
 
 
 @cl.on_settings_update

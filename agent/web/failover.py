@@ -105,9 +105,19 @@ def kept_already(session: Session, visit: VisitState, message_id: str, text: str
     )
 
 
-async def reconcile_page(
-    live: LiveVisit, thread: ThreadDict, taken_over: bool, author: str, max_chars: int
-) -> str | None:
+def learner_spoke(thread: ThreadDict) -> bool:
+    """The thread shows a message of the learner's."""
+    return any(step.get("type") == "user_message" for step in thread.get("steps") or [])
+
+
+def patient_spoke(thread: ThreadDict) -> bool:
+    """The thread shows a reply of the patient's (the app's own notices are authored "Alliance")."""
+    return any(
+        step.get("type") == "assistant_message" and step.get("name") != "Alliance" for step in thread.get("steps") or []
+    )
+
+
+async def reconcile_page(live: LiveVisit, thread: ThreadDict, taken_over: bool, max_chars: int) -> str | None:
     """After a resume: a page taken over from another process (`taken_over`: the visit was not open here) may show
     a message the old process never kept (kept now), or lack one it kept (written now). Returns the id of the
     learner's message to answer next (`app._answer_unanswered`), or None. Under the visit's turn lock; a visit
@@ -129,7 +139,8 @@ async def reconcile_page(
         if live.conversation.unanswered() is None:
             await show_kept_reply(thread, session, live.conversation.persona.display_name)
             return None
-        shown = await show_kept_turn(thread, session, author)
+        user = cl.context.session.user
+        shown = await show_kept_turn(thread, session, user.identifier if user else "learner")
         return shown or (sent[-1] if sent else "")
 
 

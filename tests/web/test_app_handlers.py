@@ -17,6 +17,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -445,6 +446,37 @@ async def test_a_page_taken_over_before_its_first_kept_turn_begins_its_visit_for
     outputs = [m["output"] for m in socket.of("new_message")]
     assert t("ui.resume_missing", "fr") not in outputs
     assert any(t("ui.brief_title", "fr") in o or "Bertrand" in o for o in outputs)
+
+
+async def test_a_first_message_its_dead_process_never_kept_is_kept_and_answered_by_the_new_one(
+    harness: Harness,
+) -> None:
+    """The process died after Chainlit wrote the page's first message, before the app kept anything: the page
+    resumed elsewhere shows that message and nothing answers it. There the visit begins, the message is kept as
+    the first turn, and the patient answers it."""
+    app, socket = harness.app, harness.socket
+    layer = await data_layer()
+    alice = await layer.create_user(User(identifier="alice"))
+    assert isinstance(alice, PersistedUser)
+    thread_id = str(uuid.uuid4())
+    await layer.update_thread(thread_id, name=LEARNER, user_id=alice.id)
+    now = datetime.now(UTC).isoformat()
+    step = {"id": str(uuid.uuid4()), "threadId": thread_id, "name": "alice", "type": "user_message", "output": LEARNER}
+    async with browser_tab(socket, user=alice, thread_id=thread_id) as tab:
+        tab.has_first_interaction = True  # Chainlit's data layer writes a step only after the first interaction
+        await layer.create_step(step | {"createdAt": now, "start": now, "end": now, "streaming": False})
+        thread = await resume_thread(tab)
+        assert thread is not None and [s["output"] for s in thread["steps"]] == [LEARNER]
+        await app.resume(thread)
+        await app._answer_unanswered()
+        await _settle()
+    assert t("ui.resume_missing", "fr") not in [m["output"] for m in socket.of("new_message")]
+    kept = _kept_turns(harness.db_path)
+    assert [(t.speaker, t.text if t.speaker is Speaker.clinician else "") for t in kept] == [
+        (Speaker.clinician, LEARNER),
+        (Speaker.patient, ""),
+    ]
+    assert any(m["output"] == kept[1].text for m in socket.of("new_message") + socket.of("update_message"))
 
 
 @pytest.mark.parametrize("local", [True, False])
