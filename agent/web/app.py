@@ -226,8 +226,9 @@ async def _resume(thread: ThreadDict) -> None:
         and not failover.patient_spoke(thread)
         and (tab.message_waiting() or failover.learner_spoke(thread))
     ):
+        open_here = LIVE.get(thread["id"])  # another tab of this process may have it open already
         await _start()  # a page taken over before its first kept turn: the visit begins, its first words answered
-        await _reconcile(thread, taken_over=True)
+        await _reconcile(thread, taken_over=open_here is None)
         return
     if stored is None:
         await tab.say("ui.resume_missing")

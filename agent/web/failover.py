@@ -31,7 +31,7 @@ from chainlit.server import sio
 from chainlit.session import WebsocketSession
 from chainlit.types import ThreadDict
 
-from agent.domain.session import Session
+from agent.domain.session import Session, Turn
 from agent.domain.taxonomy import Speaker
 from agent.domain.text import clean_text
 from agent.domain.visit import VisitState
@@ -137,7 +137,7 @@ async def reconcile_page(live: LiveVisit, thread: ThreadDict, taken_over: bool, 
             live.visit.record(unkept[0], turn.id)  # the same message may still reach on_message here: kept once
             await keeping.save()
         if live.conversation.unanswered() is None:
-            await show_kept_reply(thread, session, live.conversation.persona.display_name)
+            await show_kept_reply(thread, session, live.visit, live.conversation.persona.display_name)
             return None
         user = cl.context.session.user
         shown = await show_kept_turn(thread, session, user.identifier if user else "learner")
@@ -166,7 +166,7 @@ async def show_kept_turn(thread: ThreadDict, session: Session, author: str) -> s
     return message.id
 
 
-async def show_kept_reply(thread: ThreadDict, session: Session, patient: str) -> bool:
+async def show_kept_reply(thread: ThreadDict, session: Session, visit: VisitState, patient: str) -> bool:
     """The patient's last reply was kept, but the process died before Chainlit wrote its message: the page resumed
     elsewhere would show the learner's turn with no answer (and the patient would not answer it again: it is
     answered). Write the reply's message now and add it to the thread the page is about to receive. Its words
@@ -175,10 +175,13 @@ async def show_kept_reply(thread: ThreadDict, session: Session, patient: str) ->
     steps = thread.get("steps")
     if steps is None:
         steps = thread["steps"] = []
-    if last is None or last.speaker is not Speaker.patient:
+    if last is None or last.speaker is not Speaker.patient or len(session.turns) < 2:
         return False
-    after = [step for step in steps[_last_learner_step(steps) + 1 :] if step.get("type") == "assistant_message"]
-    if any(clean_text(str(step.get("output") or "")) == last.text for step in after):
+    after = [step for step in steps[_asked_at(steps, session.turns[-2], visit) + 1 :]]
+    if any(
+        step.get("type") == "assistant_message" and clean_text(str(step.get("output") or "")) == last.text
+        for step in after
+    ):
         return False
     step = cl.Message(content=last.text, author=patient).to_dict()
     step["createdAt"] = step["start"] = step["end"] = last.created_at.isoformat()
@@ -189,9 +192,19 @@ async def show_kept_reply(thread: ThreadDict, session: Session, patient: str) ->
     return True
 
 
-def _last_learner_step(steps: list[Any]) -> int:
-    learner = [i for i, step in enumerate(steps) if step.get("type") == "user_message"]
-    return learner[-1] if learner else -1
+def _asked_at(steps: list[Any], asked: Turn, visit: VisitState) -> int:
+    """Where the page shows the learner's message that a reply answers: by its id kept with the visit, else by its
+    words; -1 if the page does not show it (then the reply is looked for in the whole thread)."""
+    for i in reversed(range(len(steps))):
+        step = steps[i]
+        if step.get("type") != "user_message":
+            continue
+        if (
+            visit.turn_for(str(step.get("id") or "")) == asked.id
+            or clean_text(str(step.get("output") or "")) == asked.text
+        ):
+            return i
+    return -1
 
 
 async def kept_without_its_thread(store: SessionStore, requester: Requester, user: Any) -> ThreadDict | None:

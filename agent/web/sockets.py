@@ -45,10 +45,16 @@ _sockets: dict[str, Socket] = {}  # socket id → its page, while the socket is 
 
 
 def is_open(sid: str) -> bool:
-    """The socket's connection is open (its engine.io socket exists and is not closed)."""
+    """The socket's connection is open (its engine.io socket exists, and is neither closed nor closing). True too
+    while its `connect` handler runs."""
     eio_sid = sio.manager.eio_sid_from_sid(sid, _NAMESPACE)
     socket = sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
-    return socket is not None and not socket.closed
+    return socket is not None and not socket.closed and not socket.closing
+
+
+def is_connected(sid: str) -> bool:
+    """Open and connected: neither connecting (its `connect` handler still running) nor disconnecting."""
+    return is_open(sid) and bool(sio.manager.is_connected(sid, _NAMESPACE))
 
 
 def _user_of(session: WebsocketSession) -> str | None:
@@ -95,7 +101,7 @@ def newest_sibling(sid: str) -> str | None:
     siblings = [
         other
         for other, socket in _sockets.items()
-        if other != sid and socket.page_id == known.page_id and socket.user == known.user and is_open(other)
+        if other != sid and socket.page_id == known.page_id and socket.user == known.user and is_connected(other)
     ]
     return siblings[-1] if siblings else None  # dicts keep insertion order: the last connected
 
@@ -131,7 +137,7 @@ def _wrap_connect(original: Handler) -> Handler:
 
 
 def _wrap_disconnect(original: Handler) -> Handler:
-    async def disconnect(sid: str) -> Any:  # the one-argument form, as Chainlit's (python-socketio supports both)
+    async def disconnect(sid: str, reason: Any = None) -> Any:  # Chainlit's handler takes the socket id only
         try:
             if hand_over(sid):
                 return None  # the page is still open elsewhere: nothing of Chainlit's clearing applies

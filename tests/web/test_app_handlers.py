@@ -411,6 +411,35 @@ async def test_a_kept_reply_whose_message_chainlit_never_wrote_is_shown_on_the_r
     assert len(_kept_turns(harness.db_path)) == 2  # answered once, not again
 
 
+async def test_a_reply_the_page_shows_is_not_written_again_after_a_refused_message(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page shows the patient's last reply, then a message of the learner's the app refused (nothing kept) and
+    its notice: the page is taken over elsewhere, and the reply is not written a second time."""
+    app = harness.app
+    layer = await data_layer()
+    alice = await layer.create_user(User(identifier="alice"))
+    assert isinstance(alice, PersistedUser)
+    async with browser_tab(harness.socket, user=alice) as tab:
+        thread_id = tab.thread_id
+        await app.start()
+        await _say(LEARNER)
+        await _say("x" * (app.settings.max_message_chars + 1))  # refused: too long, nothing kept
+        await _settle()
+    kept = _kept_turns(harness.db_path)
+    monkeypatch.setattr(app, "LIVE", LiveVisits())  # another process: the visit is not open there
+    async with browser_tab(harness.socket, user=alice, thread_id=thread_id) as tab:
+        thread = await resume_thread(tab)
+        assert thread is not None
+        assert [s["type"] for s in thread["steps"]][-2:] == ["user_message", "assistant_message"]  # refused, notice
+        tab.has_first_interaction = True
+        await app.resume(thread)
+        await _settle()
+    assert len([s for s in thread["steps"] if s["output"] == kept[1].text]) == 1
+    written = await layer.get_thread(thread_id)
+    assert written is not None and len([s for s in written["steps"] if s["output"] == kept[1].text]) == 1
+
+
 async def test_resuming_a_thread_with_no_kept_session_says_it_cannot_go_on(harness: Harness) -> None:
     app, socket = harness.app, harness.socket
     layer = await data_layer()

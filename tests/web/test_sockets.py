@@ -87,6 +87,7 @@ async def test_a_socket_closed_while_connecting_gives_the_session_back(
     page: WebsocketSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sockets, "is_open", lambda sid: sid == "open-1")
+    monkeypatch.setattr(sockets, "is_connected", lambda sid: sid == "open-1")
 
     async def chainlit_connect(sid: str, environ: dict[str, Any], auth: Any) -> bool:
         page.restore(new_socket_id=sid)  # Chainlit's restore, for a socket the page has already closed
