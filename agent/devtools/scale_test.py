@@ -189,8 +189,12 @@ class Learner:
                 self.chat_starts += 1
         elif event == "resume_thread" and isinstance(data, dict):
             self.resumes += 1
+            thread = str(data.get("id") or "")  # a page taken over by a chat start gets no first_interaction
+            if thread and thread not in self.threads:
+                self.threads.append(thread)
             steps = data.get("steps") or []
             self._resumed_lines.append([s.get("output", "") for s in steps if s.get("type") == "user_message"])
+            self.replies |= {str(s.get("id")) for s in steps if _patient_says(s)}  # a kept reply the page had missed
         elif event in ("new_message", "update_message") and _patient_says(data):
             self.replies.add(str(data.get("id")))
         self._changed.set()

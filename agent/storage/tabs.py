@@ -14,6 +14,7 @@ resume checks the thread's author again. Rows older than `KEEP` are removed as n
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agent.storage.database import TABS_TABLE, SchemaGuard
 
 KEEP = timedelta(days=2)  # a page left open longer than this starts a new visit on its next reconnect
+
+
+class PageRecord(NamedTuple):
+    thread_id: str
+    owner: str
 
 
 class TabThreads:
@@ -47,18 +53,24 @@ class TabThreads:
                 text(f'DELETE FROM {TABS_TABLE} WHERE "updated_at" < :cutoff'), {"cutoff": (now - KEEP).isoformat()}
             )
 
-    async def thread_of(self, page_id: str, owner: str) -> str | None:
-        """The thread `owner`'s page `page_id` showed; None if unknown, too old, or another user's."""
+    async def page(self, page_id: str) -> PageRecord | None:
+        """The thread page `page_id` showed, and its owner; None if unknown or too old. The row grants nothing by
+        itself: the caller compares its owner with the user of the socket that names the page."""
         await self._guard.ensure()
         cutoff = (datetime.now(UTC) - KEEP).isoformat()
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
                     text(
-                        f'SELECT "thread_id" FROM {TABS_TABLE} '
-                        'WHERE "page_id" = :page AND "owner" = :owner AND "updated_at" >= :cutoff'
+                        f'SELECT "thread_id", "owner" FROM {TABS_TABLE} '
+                        'WHERE "page_id" = :page AND "updated_at" >= :cutoff'
                     ),
-                    {"page": page_id, "owner": owner, "cutoff": cutoff},
+                    {"page": page_id, "cutoff": cutoff},
                 )
             ).first()
-        return str(row[0]) if row is not None else None
+        return PageRecord(str(row[0]), str(row[1])) if row is not None else None
+
+    async def thread_of(self, page_id: str, owner: str) -> str | None:
+        """The thread `owner`'s page `page_id` showed; None if unknown, too old, or another user's."""
+        record = await self.page(page_id)
+        return record.thread_id if record is not None and record.owner == owner else None

@@ -37,7 +37,7 @@ from agent.domain.text import clean_text
 from agent.domain.visit import VisitState
 from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import SessionStore
-from agent.storage.tabs import TabThreads
+from agent.storage.tabs import PageRecord, TabThreads
 from agent.web import keeping
 from agent.web.live import LiveVisit
 
@@ -47,22 +47,29 @@ _MARK = "_alliance_failover"
 _tasks: set[asyncio.Task[None]] = set()
 
 
-async def adopt_known_page(session: WebsocketSession | None, page_id: str, tabs: TabThreads | None) -> bool:
-    """Set a new socket session of a known page to resume the thread the page showed. True if it was."""
-    if session is None or session.restored or session.thread_id_to_resume or session.user is None or not page_id:
-        return False
-    if tabs is None:
-        return False
+async def known_page(page_id: str, tabs: TabThreads | None) -> PageRecord | None:
+    """What the database says page `page_id` showed, if this process has no session of that page (a page it has
+    is Chainlit's own restore). None if unknown, or if the database cannot say (the page gets a new chat, as it
+    would have without us)."""
+    if not page_id or tabs is None or WebsocketSession.get_by_id(page_id) is not None:
+        return None
     try:
-        thread_id = await tabs.thread_of(page_id, session.user.identifier)
-    except Exception:  # the database is down: the page gets a new chat, as it would have without us
+        return await tabs.page(page_id)
+    except Exception:
         log.exception("could not look up page %s", page_id)
+        return None
+
+
+def adopt_known_page(session: WebsocketSession | None, record: PageRecord | None) -> bool:
+    """Set a new socket session of a known page to resume the thread the page showed, for the page's owner only.
+    True if it was. No await: called right after Chainlit made the session, before any other handler can see it."""
+    if session is None or record is None or session.restored or session.thread_id_to_resume or session.user is None:
         return False
-    if thread_id is None:
+    if session.user.identifier != record.owner:
         return False
-    session.thread_id = thread_id
-    session.thread_id_to_resume = thread_id
-    log.info("page %s reconnected here: resuming thread %s", page_id, thread_id)
+    session.thread_id = record.thread_id
+    session.thread_id_to_resume = record.thread_id
+    log.info("page %s reconnected here: resuming thread %s", session.id, record.thread_id)
     return True
 
 
@@ -239,9 +246,13 @@ def install(tabs: Callable[[], TabThreads | None], after_connect: Callable[[], A
         return
 
     async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any]) -> Any:
+        named = isinstance(auth, dict) and not auth.get("threadId")  # a page naming its thread: Chainlit's resume
+        page_id = str(auth.get("sessionId") or "") if named else ""
+        # Looked up before Chainlit makes the session, and adopted right after with no await between: a second
+        # socket of the same page (a retried reconnect) cannot start a chat on the session before it is adopted.
+        record = await known_page(page_id, tabs())
         accepted = await original_connect(sid, environ, auth)  # refusals (login, thread's author) propagate
-        page_id = auth.get("sessionId") if isinstance(auth, dict) else None
-        await adopt_known_page(WebsocketSession.get(sid), str(page_id or ""), tabs())
+        adopt_known_page(WebsocketSession.get(sid), record)
         return accepted
 
     async def connection_successful(sid: str) -> None:

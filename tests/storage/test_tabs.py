@@ -16,9 +16,9 @@ from agent.domain.session import Session
 from agent.domain.visit import VisitState
 from agent.storage.access import Requester
 from agent.storage.sessions import database_url, make_engine
-from agent.storage.tabs import KEEP, TABS_TABLE, TabThreads
+from agent.storage.tabs import KEEP, TABS_TABLE, PageRecord, TabThreads
 from agent.web import failover
-from agent.web.failover import adopt_known_page, kept_already, unkept_message
+from agent.web.failover import adopt_known_page, kept_already, known_page, unkept_message
 from tests.support.storage import DATABASES, POSTGRES_URL, drop_tables, make_rich_session
 
 THREAD = "0b7c5a7e-3a52-4c6e-9f0e-4d1c2b3a4f51"
@@ -66,9 +66,12 @@ def _socket_session(**values: Any) -> Any:
 
 async def test_a_new_socket_of_a_known_page_is_set_to_resume_its_thread(tabs: TabThreads) -> None:
     await tabs.remember("page-1", THREAD, "alice")
+    assert await tabs.page("page-1") == PageRecord(THREAD, "alice")
     session = _socket_session()
-    assert await adopt_known_page(session, "page-1", tabs)
+    assert adopt_known_page(session, await known_page("page-1", tabs))
     assert session.thread_id == THREAD and session.thread_id_to_resume == THREAD
+    assert await known_page("page-2", tabs) is None
+    assert await known_page("", tabs) is None
 
 
 @pytest.mark.parametrize(
@@ -84,7 +87,7 @@ async def test_other_sockets_are_left_as_chainlit_made_them(tabs: TabThreads, va
     await tabs.remember("page-1", THREAD, "alice")
     session = _socket_session(**values)
     before = dict(vars(session))
-    assert not await adopt_known_page(session, "page-1", tabs)
+    assert not adopt_known_page(session, await known_page("page-1", tabs))
     assert vars(session) == before
 
 
