@@ -28,6 +28,7 @@ SESSIONS_TABLE = "alliance_sessions"
 LABELS_TABLE = "alliance_labels"
 CONSENSUS_TABLE = "alliance_consensus"
 TABS_TABLE = "alliance_tabs"
+LOGINS_TABLE = "alliance_logins"
 CHAINLIT_TABLES = ("users", "threads", "steps", "elements", "feedbacks")
 
 
@@ -249,12 +250,21 @@ CREATE INDEX IF NOT EXISTS {TABS_TABLE}_updated ON {TABS_TABLE} ("updated_at");
 """
 
 
+# Login generations: a logout ends every token of the user, in every process (`agent.storage.logins`).
+_LOGINS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {LOGINS_TABLE} (
+    "identifier" TEXT PRIMARY KEY,
+    "generation" INTEGER NOT NULL
+);
+"""
+
+
 def schema_statements(dialect: str) -> list[str]:
     """The DDL, one statement each, for `sqlite` or `postgresql`."""
     types = {"sqlite": _SQLITE, "postgresql": _POSTGRES}.get(dialect)
     if types is None:
         raise StorageError(f"no schema for the {dialect} database: use SQLite or PostgreSQL")
-    ddl = _CHAINLIT_DDL.format(t=types) + _SESSIONS_DDL + _LABELS_DDL + _TABS_DDL
+    ddl = _CHAINLIT_DDL.format(t=types) + _SESSIONS_DDL + _LABELS_DDL + _TABS_DDL + _LOGINS_DDL
     return [statement.strip() for statement in ddl.split(";") if statement.strip()]
 
 

@@ -3,45 +3,26 @@ that user at once, in every process that serves the app.
 
 Each login token carries the generation it was issued under; a token whose generation is no longer the
 user's is refused. A logout bumps the counter. (A removed user, or a changed password, is told by the
-users file itself: see `Account.fingerprint`.) The table is ours, created on first use, beside
+users file itself: see `Account.fingerprint`.) The table is part of the schema (`agent.storage.database`), beside
 Chainlit's tables and the kept sessions, in SQLite or PostgreSQL alike.
 """
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-LOGINS_TABLE = "alliance_logins"
+from agent.storage.database import LOGINS_TABLE, SchemaGuard
 
 
 class LoginGenerations:
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, guard: SchemaGuard | None = None):
         self.engine = engine
-        self._ready = False
-        self._lock: asyncio.Lock | None = None
-
-    async def _ensure(self) -> None:
-        if self._ready:
-            return
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if not self._ready:
-                async with self.engine.begin() as conn:
-                    await conn.execute(
-                        text(
-                            f"CREATE TABLE IF NOT EXISTS {LOGINS_TABLE} "
-                            '("identifier" TEXT PRIMARY KEY, "generation" INTEGER NOT NULL)'
-                        )
-                    )
-                self._ready = True
+        self._guard = guard or SchemaGuard(engine)  # the table is part of the schema (agent.storage.database)
 
     async def current(self, identifier: str) -> int:
         """The user's generation now: 0 until their first logout."""
-        await self._ensure()
+        await self._guard.ensure()
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
@@ -52,7 +33,7 @@ class LoginGenerations:
 
     async def bump(self, identifier: str) -> int:
         """End every token issued so far to this user; returns the new generation."""
-        await self._ensure()
+        await self._guard.ensure()
         async with self.engine.begin() as conn:
             await conn.execute(
                 text(

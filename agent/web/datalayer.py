@@ -88,7 +88,7 @@ class AllianceDataLayer(SQLAlchemyDataLayer):
         self.where = f"the SQLite file {url.split(':///', 1)[1]}" if self.sqlite else "the PostgreSQL of DATABASE_URL"
         self.schema = SchemaGuard(self.engine)
         self.sessions = SessionStore(self.engine, self.schema)
-        self.logins = LoginGenerations(self.engine)  # logouts, seen by every process on this database
+        self.logins = LoginGenerations(self.engine, self.schema)  # logouts, seen by every process on this database
         self.tabs = TabThreads(self.engine, self.schema)  # page → thread, so that any process can take a page over
         self.role_of = role_of
 
