@@ -44,6 +44,8 @@ ALICE = Requester("alice", "learner")
 BOB = Requester("bob", "learner")
 PROF = Requester("prof", "faculty")
 
+SCHEMA_TABLES = {*CHAINLIT_TABLES, SESSIONS_TABLE, LABELS_TABLE, CONSENSUS_TABLE, TABS_TABLE, LOGINS_TABLE}
+
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
@@ -137,26 +139,12 @@ async def test_schema_is_created_on_a_fresh_file_owner_only_and_creating_it_agai
         assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it will hold conversations
         assert sqlite_tables(path) == set()
         await create_schema(engine)
-        assert sqlite_tables(path) == {
-            *CHAINLIT_TABLES,
-            SESSIONS_TABLE,
-            LABELS_TABLE,
-            CONSENSUS_TABLE,
-            TABS_TABLE,
-            LOGINS_TABLE,
-        }
+        assert sqlite_tables(path) == SCHEMA_TABLES
         store = SessionStore(engine)
         await store.save(str(uuid.uuid4()), "alice", make_rich_session())
         await create_schema(engine)  # second start
         await create_schema(engine)
-        assert sqlite_tables(path) == {
-            *CHAINLIT_TABLES,
-            SESSIONS_TABLE,
-            LABELS_TABLE,
-            CONSENSUS_TABLE,
-            TABS_TABLE,
-            LOGINS_TABLE,
-        }
+        assert sqlite_tables(path) == SCHEMA_TABLES
         with sqlite3.connect(path) as conn:
             assert conn.execute(f"SELECT count(*) FROM {SESSIONS_TABLE}").fetchone() == (1,)
             assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
@@ -170,14 +158,7 @@ async def test_the_data_layer_creates_the_schema_on_first_use_and_chainlits_quer
     assert await layer_tables(layer) == set()
     user = await layer.create_user(User(identifier="alice", metadata={"role": "learner"}))
     assert user is not None and user.metadata == {"role": "learner"}
-    assert await layer_tables(layer) == {
-        *CHAINLIT_TABLES,
-        SESSIONS_TABLE,
-        LABELS_TABLE,
-        CONSENSUS_TABLE,
-        TABS_TABLE,
-        LOGINS_TABLE,
-    }
+    assert await layer_tables(layer) == SCHEMA_TABLES
 
     thread_id = str(uuid.uuid4())
     # What Chainlit writes for a first message: the thread with its profile tag, then the steps.

@@ -207,6 +207,24 @@ async def _settle(timeout_s: float = 120.0) -> None:
         await asyncio.wait(pending, timeout=min(left, 1.0))
 
 
+async def _learner(name: str = "alice") -> PersistedUser:
+    """A learner known to Chainlit's data layer, as after their login."""
+    user = await (await data_layer()).create_user(User(identifier=name))
+    assert isinstance(user, PersistedUser)
+    return user
+
+
+async def _visit(harness: Harness, *lines: str) -> tuple[PersistedUser, str]:
+    """alice's visit in a tab of this process, where she says `lines`: her user and the visit's thread."""
+    alice = await _learner()
+    async with browser_tab(harness.socket, user=alice) as tab:
+        await harness.app.start()
+        for line in lines:
+            await _say(line)
+        await _settle()
+        return alice, str(tab.thread_id)
+
+
 async def _say(text: str) -> None:
     """A learner message the way Chainlit's socket handler delivers it: stored as a step, then on_message."""
     import agent.web.app as app
@@ -239,8 +257,7 @@ async def test_every_turn_survives_a_restart_and_the_conversation_resumes_where_
 ) -> None:
     app, socket = harness.app, harness.socket
     monkeypatch.setattr(app, "build_evaluator", lambda kind, settings: FixedEvaluator())
-    alice = await (await data_layer()).create_user(User(identifier="alice"))
-    assert isinstance(alice, PersistedUser)
+    alice = await _learner()
 
     async with browser_tab(socket, user=alice) as tab:
         thread_id = tab.thread_id
@@ -300,8 +317,7 @@ async def test_the_learners_words_are_kept_before_the_patient_is_asked(harness: 
         seen_by_the_patient.append([t.text for t in _kept_turns(harness.db_path)])  # what is on disk now
         raise RuntimeError("the server dies here")
 
-    alice = await (await data_layer()).create_user(User(identifier="alice"))
-    assert isinstance(alice, PersistedUser)
+    alice = await _learner()
     async with browser_tab(socket, user=alice):
         await app.start()
         harness.backends[0].model.responder = crashing_patient  # type: ignore[attr-defined]
@@ -315,8 +331,7 @@ async def test_a_resumed_visit_whose_last_message_had_no_answer_is_answered_then
     """A process lost mid-reply (here: the patient failed): the learner's turn was kept without an answer. The
     page that resumes the visit (a reload, or another process after a failover) gets it answered, once."""
     app, socket = harness.app, harness.socket
-    alice = await (await data_layer()).create_user(User(identifier="alice"))
-    assert isinstance(alice, PersistedUser)
+    alice = await _learner()
     async with browser_tab(socket, user=alice) as tab:
         thread_id = tab.thread_id
         await app.start()
@@ -350,8 +365,7 @@ async def test_a_kept_turn_whose_message_chainlit_never_wrote_is_shown_again_the
     thread the page receives, and the answer follows it."""
     app, socket = harness.app, harness.socket
     layer = await data_layer()
-    alice = await layer.create_user(User(identifier="alice"))
-    assert isinstance(alice, PersistedUser)
+    alice = await _learner()
     async with browser_tab(socket, user=alice) as tab:
         thread_id = tab.thread_id
         await app.start()
@@ -382,14 +396,8 @@ async def test_a_kept_reply_whose_message_chainlit_never_wrote_is_shown_on_the_r
 ) -> None:
     """The process died after keeping the patient's reply but before Chainlit wrote its message: the page resumed
     elsewhere is shown the reply (its words, never its hidden state), once, and nothing is answered again."""
-    app = harness.app
-    layer = await data_layer()
-    alice = await layer.create_user(User(identifier="alice"))
-    assert isinstance(alice, PersistedUser)
-    async with browser_tab(harness.socket, user=alice) as tab:
-        thread_id = tab.thread_id
-        await app.start()
-        await _say(LEARNER)
+    app, layer = harness.app, await data_layer()
+    alice, thread_id = await _visit(harness, LEARNER)
     kept = _kept_turns(harness.db_path)
     assert [t.speaker for t in kept] == [Speaker.clinician, Speaker.patient]
     monkeypatch.setattr(app, "LIVE", LiveVisits())  # another process: the visit is not open there
@@ -416,16 +424,8 @@ async def test_a_reply_the_page_shows_is_not_written_again_after_a_refused_messa
 ) -> None:
     """The page shows the patient's last reply, then a message of the learner's the app refused (nothing kept) and
     its notice: the page is taken over elsewhere, and the reply is not written a second time."""
-    app = harness.app
-    layer = await data_layer()
-    alice = await layer.create_user(User(identifier="alice"))
-    assert isinstance(alice, PersistedUser)
-    async with browser_tab(harness.socket, user=alice) as tab:
-        thread_id = tab.thread_id
-        await app.start()
-        await _say(LEARNER)
-        await _say("x" * (app.settings.max_message_chars + 1))  # refused: too long, nothing kept
-        await _settle()
+    app, layer = harness.app, await data_layer()
+    alice, thread_id = await _visit(harness, LEARNER, "x" * (app.settings.max_message_chars + 1))  # refused: too long
     kept = _kept_turns(harness.db_path)
     monkeypatch.setattr(app, "LIVE", LiveVisits())  # another process: the visit is not open there
     async with browser_tab(harness.socket, user=alice, thread_id=thread_id) as tab:
@@ -443,8 +443,7 @@ async def test_a_reply_the_page_shows_is_not_written_again_after_a_refused_messa
 async def test_resuming_a_thread_with_no_kept_session_says_it_cannot_go_on(harness: Harness) -> None:
     app, socket = harness.app, harness.socket
     layer = await data_layer()
-    alice = await layer.create_user(User(identifier="alice"))
-    assert isinstance(alice, PersistedUser)
+    alice = await _learner()
     thread_id = str(uuid.uuid4())
     await layer.update_thread(thread_id, name="old", user_id=alice.id)
     async with browser_tab(socket, user=alice, thread_id=thread_id) as tab:
@@ -462,8 +461,7 @@ async def test_a_page_taken_over_before_its_first_kept_turn_begins_its_visit_for
     thread (Chainlit wrote it for that message) but no kept session: the visit begins there, not a dead end."""
     app, socket = harness.app, harness.socket
     layer = await data_layer()
-    alice = await layer.create_user(User(identifier="alice"))
-    assert isinstance(alice, PersistedUser)
+    alice = await _learner()
     thread_id = str(uuid.uuid4())
     await layer.update_thread(thread_id, name="Bonjour", user_id=alice.id)
     async with browser_tab(socket, user=alice, thread_id=thread_id) as tab:
@@ -485,8 +483,7 @@ async def test_a_first_message_its_dead_process_never_kept_is_kept_and_answered_
     the first turn, and the patient answers it."""
     app, socket = harness.app, harness.socket
     layer = await data_layer()
-    alice = await layer.create_user(User(identifier="alice"))
-    assert isinstance(alice, PersistedUser)
+    alice = await _learner()
     thread_id = str(uuid.uuid4())
     await layer.update_thread(thread_id, name=LEARNER, user_id=alice.id)
     now = datetime.now(UTC).isoformat()
@@ -525,8 +522,7 @@ async def test_a_database_that_fails_is_reported_once_and_the_visit_goes_on(
 ) -> None:
     app, socket = harness.app, harness.socket
     layer = await data_layer()
-    alice = await layer.create_user(User(identifier="alice"))
-    assert isinstance(alice, PersistedUser)
+    alice = await _learner()
 
     async def down(*args: Any, **kwargs: Any) -> None:
         raise OSError("disk full")
