@@ -309,6 +309,7 @@ async def _opened_visit() -> LiveVisit | None:
         tab.mark_message_waiting()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(tab.opening().wait(), timeout=OPENING_WAIT_S)
+        tab.mark_message_waiting(False)  # a later resume of this socket session has no message of it waiting
     live = tab.live()
     if live is None:
         await tab.say("ui.visit_not_open")

@@ -51,9 +51,9 @@ def opening() -> asyncio.Event:
     return event
 
 
-def mark_message_waiting() -> None:
-    """A learner message is waiting for this tab's chat to open (or resume)."""
-    setattr(cl.context.session, _WAITING, True)
+def mark_message_waiting(waiting: bool = True) -> None:
+    """A learner message is waiting for this tab's chat to open (or resume); False once it no longer waits."""
+    setattr(cl.context.session, _WAITING, waiting)
 
 
 def message_waiting() -> bool:
