@@ -138,7 +138,7 @@ async def _show_opening_again() -> None:
         await panel.refresh()
 
 
-reconnect.install(_show_opening_again)
+reconnect.install(_show_opening_again, panel.refresh)
 
 
 async def _refuse_inactive_login() -> bool:

@@ -112,7 +112,8 @@ class Tab:
         if event == "task_end":
             self.task_ends += 1
 
-    async def open(self, app: LiveApp, token: str, thread_id: str = "") -> None:
+    async def open(self, app: LiveApp, token: str, thread_id: str = "", settle: bool = True) -> None:
+        """Connect as the page does; with `settle`, wait for the chat start (or resume) to end."""
         auth = {"clientType": "webapp", "sessionId": self.page_id, "threadId": thread_id, "userEnv": "{}"}
         auth["chatProfile"] = "bertrand.fr"
         await self.client.connect(
@@ -123,7 +124,8 @@ class Tab:
             transports=["websocket"],
         )
         await self.client.emit("connection_successful")
-        await self.wait_for(lambda: self.task_ends >= 2 or any(e == "resume_thread" for e, _ in self.events))
+        if settle:
+            await self.wait_for(lambda: self.task_ends >= 2 or any(e == "resume_thread" for e, _ in self.events))
 
     async def send(self, text: str) -> None:
         """The learner's message, without waiting for anything."""

@@ -5,6 +5,7 @@ not found") and the waits time out."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 import socketio
 from chainlit.session import WebsocketSession, ws_sessions_id, ws_sessions_sid
 
+from agent.devtools.loadtest import running, serve_stub, stub_env
 from agent.domain.taxonomy import Speaker
 from agent.storage.users import Account, hash_password, write_users_file
 from agent.web import sockets
@@ -62,6 +64,43 @@ async def test_a_page_is_answered_on_its_open_socket_when_a_second_one_came_and_
     assert [t.text for t in final.turns if t.speaker is Speaker.clinician][-1] == "Et le travail ?"
     replies = [d.get("output") for e, d in tab.events if e in ("new_message", "update_message")]
     assert final.turns[-1].text in replies  # shown on the tab's socket
+
+
+async def test_a_reply_given_while_the_page_was_away_is_shown_when_it_comes_back(tmp_path: Path) -> None:
+    """The page's socket drops for a moment while the patient answers (a network blip), then comes back to the same
+    process: the reply it missed is sent again, with its buttons, once (agent/web/reconnect.py)."""
+    write_users_file(tmp_path / "users.toml", {"alice": Account("alice", "learner", hash_password("alice-pass-1"))})
+    with running(serve_stub(tmp_path / "stub.log", "--latency", "patient_turn=3")) as stub:
+        app = LiveApp(tmp_path, llm=stub_env(stub, tmp_path / "data"))
+        db = app.data_dir / "alliance.db"
+        try:
+            await app.start()
+            token = await app.login("alice", "alice-pass-1")
+            tab = Tab()
+            await tab.open(app, token)
+            await tab.send("Bonjour Madame Bertrand, comment allez-vous ?")
+            await wait_for_turns(db, 1)  # kept; the patient is thinking
+            await tab.client.disconnect()  # the blip
+            answered = await wait_for_turns(db, 2)  # the reply went to the dropped socket
+            back = Tab(tab.page_id)
+            await back.open(app, token, settle=False)
+            reply = answered.turns[1].text
+            await back.wait_for(lambda: any(_shows(data, reply) for _, data in back.events))
+            await back.wait_for(lambda: any(e == "action" for e, _ in back.events))
+            await back.client.disconnect()
+        finally:
+            app.kill()
+    assert not any(_shows(data, reply) for _, data in tab.events)  # it had not reached the first socket
+    shown = [data for _, data in back.events if _shows(data, reply)]
+    assert len({data["id"] for data in shown}) == 1
+    assert answered.turns[1].hidden is not None
+    assert answered.turns[1].hidden.inner_monologue not in json.dumps(back.events, ensure_ascii=False)
+    removed = {d["id"] for e, d in back.events if e == "remove_action"}
+    assert removed and removed <= {d["id"] for e, d in back.events if e == "action"}  # replaced, not doubled
+
+
+def _shows(data: Any, text: str) -> bool:
+    return isinstance(data, dict) and data.get("type") == "assistant_message" and data.get("output") == text
 
 
 @pytest.fixture
