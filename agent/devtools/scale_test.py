@@ -15,9 +15,8 @@ a turn that was kept but not answered. A line that vanished from the resumed pag
 anything kept it) is sent again, as a learner would; those are counted.
 
 At the end every kept session is read back: a turn is lost when a line a learner sent is not a kept learner turn;
-unanswered when no patient turn follows it. Exit status 1 if any turn was lost or left unanswered. A page that showed
-no answer in `--turn-timeout-s` is counted and reported, not failed: its turn is checked like the others. Figures (Markdown) on
-stdout and in `--report`.
+unanswered when no patient turn follows it. Exit status 1 if any turn was lost or left unanswered. A page showing no
+answer in `--turn-timeout-s` is reported, its turn checked like the others. Figures on stdout and in `--report`.
 """
 
 from __future__ import annotations
@@ -174,13 +173,15 @@ class Learner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout=min(left, 1.0))
 
+    def _thread(self, thread: str) -> None:
+        if thread and thread not in self.threads:
+            self.threads.append(thread)
+
     async def _event(self, event: str, data: Any = None) -> None:
         name = data.get("name") if isinstance(data, dict) else None
         self.trace.append(f"{event}:{name}" if name else event)
         if event == "first_interaction" and isinstance(data, dict):
-            thread = str(data.get("thread_id") or "")
-            if thread and thread not in self.threads:
-                self.threads.append(thread)
+            self._thread(str(data.get("thread_id") or ""))
         elif event == "new_message" and isinstance(data, dict) and data.get("name") == "on_chat_start":
             self._starts_opened.add(str(data.get("id")))
         elif event == "update_message" and isinstance(data, dict) and data.get("name") == "on_chat_start":
@@ -189,9 +190,7 @@ class Learner:
                 self.chat_starts += 1
         elif event == "resume_thread" and isinstance(data, dict):
             self.resumes += 1
-            thread = str(data.get("id") or "")  # a page taken over by a chat start gets no first_interaction
-            if thread and thread not in self.threads:
-                self.threads.append(thread)
+            self._thread(str(data.get("id") or ""))  # a page taken over by a chat start gets no first_interaction
             steps = data.get("steps") or []
             self._resumed_lines.append([s.get("output", "") for s in steps if s.get("type") == "user_message"])
             self.replies |= {str(s.get("id")) for s in steps if _patient_says(s)}  # a kept reply the page had missed

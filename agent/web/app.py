@@ -250,10 +250,10 @@ async def _resume(thread: ThreadDict) -> None:
 
 async def _reconcile(thread: ThreadDict, taken_over: bool) -> None:
     """What the page shows and what is kept, made one; a turn left unanswered is answered next."""
-    live = tab.live()
-    if live is not None:
-        to_answer = await failover.reconcile_page(live, thread, taken_over, settings.max_message_chars)
-        cl.user_session.set("unanswered", to_answer)
+    if (live := tab.live()) is not None:
+        cl.user_session.set(
+            "unanswered", await failover.reconcile_page(live, thread, taken_over, settings.max_message_chars)
+        )
 
 
 async def _answer_unanswered() -> None:
@@ -337,8 +337,9 @@ async def _turn(live: LiveVisit, message: cl.Message) -> None:
             sink = replies.events_sink(conversation.session)
             await replies.stream(live, message.id, lambda on_token: answer(on_token, sink), settings.slow_notice_s)
         return
-    edited = live.visit.turn_for(message.id)
-    if edited is not None:  # the learner edited an earlier message: Chainlit removed what followed it
+    if (edited := live.visit.turn_for(message.id)) is not None:  # an edit (Chainlit removed what followed it), or
+        if not sockets.editing():  # the message delivered again (its page taken over meanwhile): kept and answered
+            return
         await _branch(live, edited)
     elif live.visit.ended:
         await tab.say("ui.visit_over")

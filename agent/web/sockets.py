@@ -14,14 +14,18 @@ We wrap Chainlit's socket handlers:
   page's live socket, if there is one.
 - `disconnect`: a socket that holds its page's session while a newer socket of the same page is open hands the
   session to that socket (the page is still there; Chainlit would otherwise start clearing it).
+- `edit_message` is marked as an edit (`editing`): a message id already kept that arrives otherwise is the same
+  message delivered twice (a page taken over elsewhere while this process waited), not an edit.
 - every other event: a socket that speaks is open. If it has no session of its own but its page has one (for
   the same user), the session is bound to it before Chainlit handles the event, so nothing it sends is lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -148,10 +152,30 @@ def _wrap_disconnect(original: Handler) -> Handler:
     return disconnect
 
 
-def _wrap_event(original: Handler) -> Handler:
+_editing: ContextVar[bool] = ContextVar("alliance_editing", default=False)
+
+
+def editing() -> bool:
+    """The learner's message being handled was edited (Chainlit's `edit_message`), not sent."""
+    return _editing.get()
+
+
+@contextlib.contextmanager
+def as_edit() -> Iterator[None]:
+    token = _editing.set(True)
+    try:
+        yield
+    finally:
+        _editing.reset(token)
+
+
+def _wrap_event(original: Handler, name: str) -> Handler:
     async def event(sid: str, *args: Any) -> Any:
         adopt(sid)
-        return await original(sid, *args)
+        if name != "edit_message":
+            return await original(sid, *args)
+        with as_edit():  # Chainlit's handler calls on_message in this very task
+            return await original(sid, *args)
 
     return event
 
@@ -168,7 +192,7 @@ def install() -> None:
         elif name == "disconnect":
             wrapper = _wrap_disconnect(original)
         else:
-            wrapper = _wrap_event(original)
+            wrapper = _wrap_event(original, name)
         setattr(wrapper, _MARK, True)
         wrapper.__wrapped__ = original  # type: ignore[attr-defined]
         sio.on(name)(wrapper)

@@ -18,7 +18,7 @@ from agent.domain.events import AllianceEvent
 from agent.domain.taxonomy import EventKind, RuptureType, Speaker
 from agent.domain.visit import VisitState
 from agent.i18n.catalog import t
-from agent.web import keeping, replies
+from agent.web import keeping, replies, sockets
 from tests.support.chainlit_harness import LEARNER, MARKER, Harness, browser_tab, data_layer, drain
 from tests.support.storage import make_rich_session
 from tests.support.web_client import Web, make_session
@@ -113,13 +113,28 @@ async def test_editing_an_earlier_message_branches_from_that_turn(harness: Harne
         await app.on_message(_user_message(SECOND))
         original = (await drain()).session
         # Chainlit's edit_message: the same message id, new words, the later messages removed.
-        await app.on_message(_user_message("Bonjour madame, prenez le temps de m'expliquer.", first_id))
+        with sockets.as_edit():
+            await app.on_message(_user_message("Bonjour madame, prenez le temps de m'expliquer.", first_id))
         conversation = await drain()
 
     assert conversation.session.parent_id == original.id and conversation.session.branch_turn == 0
     texts = [t.text for t in conversation.session.turns]
     assert texts[0] == "Bonjour madame, prenez le temps de m'expliquer." and len(texts) == 2
     assert len(original.turns) == 4  # the first version is untouched
+
+
+async def test_a_kept_and_answered_message_delivered_again_is_not_answered_again(harness: Harness) -> None:
+    """The same message reaches this process again, not as an edit (its page was taken over by another process
+    while this one waited, and that one answered it): nothing branches, the patient does not answer twice."""
+    app, socket = harness.app, harness.socket
+    async with browser_tab(socket):
+        await app.start()
+        first_id = str(uuid.uuid4())
+        await app.on_message(_user_message(LEARNER, first_id))
+        before = (await drain()).session
+        await app.on_message(_user_message(LEARNER, first_id))
+        after = await drain()
+    assert after.session is before and len(before.turns) == 2 and after.session.parent_id is None
 
 
 def test_session_view_keeps_branches_through_json() -> None:
@@ -254,7 +269,8 @@ async def test_editing_a_message_after_a_restart_still_branches(harness: Harness
         thread = await resume_thread(tab)
         assert thread is not None
         await app.resume(thread)
-        await app.on_message(_user_message("Bonjour madame, je vous écoute.", first_id))
+        with sockets.as_edit():
+            await app.on_message(_user_message("Bonjour madame, je vous écoute.", first_id))
         conversation = await drain()
 
     assert conversation.session.parent_id == original.id and conversation.session.branch_turn == 0
@@ -286,7 +302,8 @@ async def test_late_monitor_results_of_a_branch_left_behind_change_nothing(harne
         await app.on_message(_user_message(LEARNER, first_id))
         old = (await drain()).session
         old_sink = replies.events_sink(old)
-        await app.on_message(_user_message("Bonjour, reprenons.", first_id))  # edited: a new branch
+        with sockets.as_edit():  # edited: a new branch
+            await app.on_message(_user_message("Bonjour, reprenons.", first_id))
         await drain()
         monitors_before = len(socket.of("set_sidebar_elements"))
         await old_sink(0, None)  # the old branch's evaluator fails late on turn 0
