@@ -127,10 +127,11 @@ class Tab:
         if settle:
             await self.wait_for(lambda: self.task_ends >= 2 or any(e == "resume_thread" for e, _ in self.events))
 
-    async def send(self, text: str) -> None:
-        """The learner's message, without waiting for anything."""
+    async def send(self, text: str) -> str:
+        """The learner's message, without waiting for anything: its id."""
         message = {"id": str(uuid.uuid4()), "type": "user_message", "output": text, "createdAt": "", "threadId": ""}
         await self.client.emit("client_message", {"message": message, "fileReferences": []})
+        return str(message["id"])
 
     async def say(self, text: str) -> None:
         """The learner's message, and wait for the turn's end."""

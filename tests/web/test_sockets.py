@@ -18,7 +18,7 @@ from agent.devtools.loadtest import running, serve_stub, stub_env
 from agent.domain.taxonomy import Speaker
 from agent.storage.users import Account, hash_password, write_users_file
 from agent.web import sockets
-from tests.support.live_app import LiveApp, Tab, wait_for_turns
+from tests.support.live_app import LiveApp, Tab, kept_session, wait_for_turns
 
 
 async def _second_socket(app: LiveApp, token: str, page_id: str) -> socketio.AsyncClient:
@@ -64,6 +64,33 @@ async def test_a_page_is_answered_on_its_open_socket_when_a_second_one_came_and_
     assert [t.text for t in final.turns if t.speaker is Speaker.clinician][-1] == "Et le travail ?"
     replies = [d.get("output") for e, d in tab.events if e in ("new_message", "update_message")]
     assert final.turns[-1].text in replies  # shown on the tab's socket
+
+
+async def test_an_edit_through_the_socket_is_an_edit(tmp_path: Path) -> None:
+    """Chainlit's edit_message reaches on_message marked as an edit: a new branch from that turn. (A kept message
+    that arrives again unmarked is not answered twice: tests/web/test_app_debrief.py.)"""
+    write_users_file(tmp_path / "users.toml", {"alice": Account("alice", "learner", hash_password("alice-pass-1"))})
+    app = LiveApp(tmp_path)
+    db = app.data_dir / "alliance.db"
+    try:
+        await app.start()
+        token = await app.login("alice", "alice-pass-1")
+        tab = Tab()
+        await tab.open(app, token)
+        ends = tab.task_ends
+        message_id = await tab.send("Bonjour Madame Bertrand.")
+        await tab.wait_for(lambda: tab.task_ends > ends)
+        first = await wait_for_turns(db, 2)
+        ends = tab.task_ends
+        edit = {"id": message_id, "type": "user_message", "output": "Bonjour, prenez votre temps.", "threadId": ""}
+        await tab.client.emit("edit_message", {"message": edit})
+        await tab.wait_for(lambda: tab.task_ends > ends)
+        _, edited = kept_session(db)
+        await tab.client.disconnect()
+    finally:
+        app.kill()
+    assert edited.parent_id == first.id and edited.turns[0].text == "Bonjour, prenez votre temps."
+    assert [t.speaker for t in edited.turns] == [Speaker.clinician, Speaker.patient]
 
 
 async def test_a_reply_given_while_the_page_was_away_is_shown_when_it_comes_back(tmp_path: Path) -> None:
