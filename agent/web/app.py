@@ -352,7 +352,7 @@ async def _turn(live: LiveVisit, message: cl.Message) -> None:
         message.content = text
         await message.update()
     # Kept before the patient is asked: a crash or a restart mid-reply loses no word of the learner.
-    await keeping.save(text)
+    await keeping.save(text, message.id)
     conversation = live.conversation
     await replies.stream(
         live,

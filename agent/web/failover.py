@@ -78,9 +78,9 @@ def unkept_message(
 ) -> tuple[str, str] | None:
     """The learner's last chat message, if the process that received it died before keeping it as a turn: its
     step id and text. Chainlit writes the message's step and the app keeps the turn side by side; a crash between
-    the two leaves a message on the page that the patient never heard of. None when the last message is kept: an
-    answered turn's message (its id is kept with the visit), or the last learner turn kept (not yet answered, so
-    not yet recorded by id: compared by its words). None too for one the app refuses anyway (too long, empty).
+    the two leaves a message on the page that the patient never heard of. None when the last message is kept (its
+    id is kept with the visit, from the moment its turn is kept; a turn kept without one is compared by its words),
+    or is one the app refuses anyway (too long, empty). The same words sent again as a new message are a new turn.
 
     Chainlit may not have written the steps of the last turns before its process died: the last step it kept can
     be an older, answered message, which is why its id is looked up, not only compared with the last turn."""
@@ -89,11 +89,11 @@ def unkept_message(
         return None
     step_id, raw = str(sent[-1].get("id") or ""), str(sent[-1].get("output") or "")
     text = clean_text(raw)
-    learner = [turn.text for turn in session.turns if turn.speaker is Speaker.clinician]
+    learner = [turn for turn in session.turns if turn.speaker is Speaker.clinician]
     if visit.turn_for(step_id) is not None or not text.strip() or len(raw) > max_chars:
         return None
-    if learner and learner[-1] == text:
-        return None
+    if learner and learner[-1].text == text and learner[-1].id not in visit.message_turns.values():
+        return None  # kept without its message's id (a session kept before ids were): the same words, the same turn
     return step_id, text
 
 

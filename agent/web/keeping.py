@@ -26,17 +26,17 @@ def tabs() -> TabThreads | None:
     return layer.tabs if isinstance(layer, AllianceDataLayer) else None
 
 
-async def save(learner_text: str | None = None) -> None:
+async def save(learner_text: str | None = None, message_id: str | None = None) -> None:
     """Keep the whole session, hidden states included, in our own table: never in Chainlit's thread or steps.
 
-    With `learner_text`: the session with the learner's next turn, kept before the patient is asked. A failed
-    save does not stop the visit; the learner is told once that it is not being kept.
+    With `learner_text`: the session with the learner's next turn (the chat message `message_id`), kept before
+    the patient is asked. A failed save does not stop the visit; the learner is told once that it is not kept.
     """
     live, sessions = tab.live(), store()
     if live is None or sessions is None:
         return
     try:
-        if await live.save(sessions, learner_text):
+        if await live.save(sessions, learner_text, message_id):
             await tab.say("ui.other_tab")
         await remember_page()
     except Exception:

@@ -53,20 +53,25 @@ class LiveVisit:
             self.version = kept.version
             return True
 
-    async def save(self, store: SessionStore, learner_text: str | None = None) -> bool:
+    async def save(self, store: SessionStore, learner_text: str | None = None, message_id: str | None = None) -> bool:
         """Keep the visit; with `learner_text`, a copy with the learner's next turn (kept before the patient is
-        asked). True if another writer's save had to be reconciled first (this tab's screen lacks its turns)."""
+        asked), and with `message_id` the chat message that turn is (so that a process taking the page over knows
+        the message is kept, by its id). True if another writer's save had to be reconciled first (this tab's
+        screen lacks its turns)."""
         async with self._save_lock:
             reconciled = False
             for _ in range(_MAX_RECONCILE):
-                session = self.conversation.session
+                session, visit = self.conversation.session, self.visit
                 if learner_text is not None:
                     session = with_learner_turn(session, learner_text)
+                    if message_id:
+                        turns = {**visit.message_turns, message_id: session.turns[-1].id}
+                        visit = visit.model_copy(update={"message_turns": turns})
                 if not session.turns:
                     return reconciled
                 try:
                     self.version = await store.save(
-                        self.thread_id, self.owner.identifier, session, self.visit, expected_version=self.version
+                        self.thread_id, self.owner.identifier, session, visit, expected_version=self.version
                     )
                     return reconciled
                 except StaleSession:

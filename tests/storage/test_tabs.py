@@ -109,6 +109,20 @@ def test_a_message_on_the_page_that_the_kept_session_lacks_is_found() -> None:
     assert unkept_message([], session, visit, 2000) is None
 
 
+def test_the_same_words_sent_again_as_a_new_message_are_a_new_turn() -> None:
+    """The learner said "Oui", it was kept (with its message's id), and said "Oui" again just before the process
+    died: that second message is not kept yet. A turn kept without its message's id is compared by its words."""
+    session = make_rich_session(1)
+    session.add_learner_turn("Oui")
+    last = session.turns[-1]
+    assert unkept_message(_steps("Oui", "Oui"), session, VisitState(message_turns={"m0": last.id}), 2000) == (
+        "m1",
+        "Oui",
+    )
+    assert unkept_message(_steps("Oui"), session, VisitState(message_turns={"m0": last.id}), 2000) is None
+    assert unkept_message(_steps("Oui"), session, VisitState(), 2000) is None  # no id kept: the same words
+
+
 def test_an_answered_message_is_kept_even_when_chainlit_lost_the_later_ones() -> None:
     """The old process died before Chainlit wrote the last turns' steps: the page's last message is an older,
     answered one. It is kept (by its id), not kept again because it differs from the last learner turn."""

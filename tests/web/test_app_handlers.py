@@ -13,6 +13,7 @@ state carries a unique marker: it must be stored with the turn and appear in no 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import uuid
@@ -32,6 +33,7 @@ from langchain_core.messages import BaseMessage
 from agent.domain.events import AllianceEvent
 from agent.domain.session import PublicTurn, Session, Turn
 from agent.domain.taxonomy import RuptureType, Speaker
+from agent.domain.visit import VisitState
 from agent.evaluator.base import Evaluator
 from agent.feedback.monitor import CoachingLevel
 from agent.i18n.catalog import t
@@ -225,7 +227,7 @@ async def _visit(harness: Harness, *lines: str) -> tuple[PersistedUser, str]:
         return alice, str(tab.thread_id)
 
 
-async def _say(text: str) -> None:
+async def _say(text: str) -> str:
     """A learner message the way Chainlit's socket handler delivers it: stored as a step, then on_message."""
     import agent.web.app as app
 
@@ -243,6 +245,7 @@ async def _say(text: str) -> None:
     await app.on_message(message)
     await drain()
     await _settle()
+    return str(message.id)
 
 
 def _kept_turns(db_path: Path) -> list[Turn]:
@@ -315,16 +318,20 @@ async def test_the_learners_words_are_kept_before_the_patient_is_asked(harness: 
 
     def crashing_patient(messages: Sequence[BaseMessage]) -> str:
         seen_by_the_patient.append([t.text for t in _kept_turns(harness.db_path)])  # what is on disk now
+        with contextlib.closing(sqlite3.connect(harness.db_path)) as conn:  # and which chat message that turn is
+            recorded.append(VisitState.from_json(conn.execute(f"SELECT view_json FROM {SESSIONS_TABLE}").fetchone()[0]))
         raise RuntimeError("the server dies here")
 
+    recorded: list[VisitState] = []
     alice = await _learner()
     async with browser_tab(socket, user=alice):
         await app.start()
         harness.backends[0].model.responder = crashing_patient  # type: ignore[attr-defined]
-        await _say(LEARNER)
+        sent = await _say(LEARNER)
 
     assert seen_by_the_patient and all(kept == [LEARNER] for kept in seen_by_the_patient)
     assert [t.text for t in _kept_turns(harness.db_path)] == [LEARNER]
+    assert recorded and all(view.message_turns == {sent: 0} for view in recorded)  # kept with its message's id
 
 
 async def test_a_resumed_visit_whose_last_message_had_no_answer_is_answered_then(harness: Harness) -> None:
