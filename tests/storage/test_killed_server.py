@@ -7,20 +7,13 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from agent.storage.users import Account, hash_password, write_users_file
-from tests.support.live_app import FAKE_MONOLOGUE, LiveApp, Tab, kept_session, wait_for_turns
+from tests.support.live_app import FAKE_MONOLOGUE, Tab, kept_session, learner_tab, wait_for_turns
 from tests.support.storage import chainlit_cells_with
 
 
 async def test_a_killed_server_loses_no_turn_and_the_visit_resumes_with_the_same_login(tmp_path: Path) -> None:
-    write_users_file(tmp_path / "users.toml", {"alice": Account("alice", "learner", hash_password("alice-pass-1"))})
-    app = LiveApp(tmp_path)
-    db = app.data_dir / "alliance.db"
-    try:
-        await app.start()
-        token = await app.login("alice", "alice-pass-1")
-        tab = Tab()
-        await tab.open(app, token)
+    async with learner_tab(tmp_path) as (app, token, tab):
+        db = app.data_dir / "alliance.db"
         await tab.say("Bonjour Madame Bertrand, comment allez-vous ?")
         await tab.say("Qu'est-ce qui vous inquiète le plus ?")
         first = await wait_for_turns(db, 4)
@@ -40,8 +33,6 @@ async def test_a_killed_server_loses_no_turn_and_the_visit_resumes_with_the_same
         await tab.say("Et le travail, comment ça se passe ?")
         final = await wait_for_turns(db, 6)
         await tab.client.disconnect()
-    finally:
-        app.kill()
 
     assert [t.text for t in final.turns[:4]] == [t.text for t in first.turns[:4]]
     assert final.id == first.id and final.turns[4].text == "Et le travail, comment ça se passe ?"

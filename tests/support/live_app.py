@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import socketio
 from agent.config import REPO_ROOT
 from agent.domain.session import Session
 from agent.storage.sessions import SESSIONS_TABLE
+from agent.storage.users import Account, hash_password, write_users_file
 from tests.support.storage import sqlite_tables
 
 CHAINLIT = Path(sys.executable).with_name("chainlit")  # the one installed beside this Python
@@ -166,3 +167,19 @@ async def wait_for_turns(db: Path, count: int) -> Session:
                     return session
         assert time.monotonic() < deadline, f"the store never reached {count} turns"
         await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def learner_tab(tmp_path: Path, llm: dict[str, str] | None = None) -> AsyncIterator[tuple[LiveApp, str, Tab]]:
+    """One app process (`llm` as in LiveApp) with the learner alice logged in and her tab open: the process, her
+    login token and the tab. The process is killed at the end."""
+    write_users_file(tmp_path / "users.toml", {"alice": Account("alice", "learner", hash_password("alice-pass-1"))})
+    app = LiveApp(tmp_path, llm=llm)
+    try:
+        await app.start()
+        token = await app.login("alice", "alice-pass-1")
+        tab = Tab()
+        await tab.open(app, token)
+        yield app, token, tab
+    finally:
+        app.kill()

@@ -16,9 +16,8 @@ from chainlit.session import WebsocketSession, ws_sessions_id, ws_sessions_sid
 
 from agent.devtools.loadtest import running, serve_stub, stub_env
 from agent.domain.taxonomy import Speaker
-from agent.storage.users import Account, hash_password, write_users_file
 from agent.web import sockets
-from tests.support.live_app import LiveApp, Tab, kept_session, wait_for_turns
+from tests.support.live_app import LiveApp, Tab, kept_session, learner_tab, wait_for_turns
 
 
 async def _second_socket(app: LiveApp, token: str, page_id: str) -> socketio.AsyncClient:
@@ -36,14 +35,8 @@ async def _second_socket(app: LiveApp, token: str, page_id: str) -> socketio.Asy
 
 
 async def test_a_page_is_answered_on_its_open_socket_when_a_second_one_came_and_went(tmp_path: Path) -> None:
-    write_users_file(tmp_path / "users.toml", {"alice": Account("alice", "learner", hash_password("alice-pass-1"))})
-    app = LiveApp(tmp_path)
-    db = app.data_dir / "alliance.db"
-    try:
-        await app.start()
-        token = await app.login("alice", "alice-pass-1")
-        tab = Tab()
-        await tab.open(app, token)
+    async with learner_tab(tmp_path) as (app, token, tab):
+        db = app.data_dir / "alliance.db"
 
         gone = await _second_socket(app, token, tab.page_id)  # Chainlit binds the page's session to it
         await gone.disconnect()  # ... and it closes: the session goes back to the tab's socket
@@ -57,8 +50,6 @@ async def test_a_page_is_answered_on_its_open_socket_when_a_second_one_came_and_
         await tab.say("Et le travail ?")  # the silent socket's leaving takes nothing from the tab
         final = await wait_for_turns(db, 6)
         await tab.client.disconnect()
-    finally:
-        app.kill()
 
     assert [t.speaker for t in session.turns] == [Speaker.clinician, Speaker.patient] * 2
     assert [t.text for t in final.turns if t.speaker is Speaker.clinician][-1] == "Et le travail ?"
@@ -69,14 +60,8 @@ async def test_a_page_is_answered_on_its_open_socket_when_a_second_one_came_and_
 async def test_an_edit_through_the_socket_is_an_edit(tmp_path: Path) -> None:
     """Chainlit's edit_message reaches on_message marked as an edit: a new branch from that turn. (A kept message
     that arrives again unmarked is not answered twice: tests/web/test_app_debrief.py.)"""
-    write_users_file(tmp_path / "users.toml", {"alice": Account("alice", "learner", hash_password("alice-pass-1"))})
-    app = LiveApp(tmp_path)
-    db = app.data_dir / "alliance.db"
-    try:
-        await app.start()
-        token = await app.login("alice", "alice-pass-1")
-        tab = Tab()
-        await tab.open(app, token)
+    async with learner_tab(tmp_path) as (app, _token, tab):
+        db = app.data_dir / "alliance.db"
         ends = tab.task_ends
         message_id = await tab.send("Bonjour Madame Bertrand.")
         await tab.wait_for(lambda: tab.task_ends > ends)
@@ -87,8 +72,6 @@ async def test_an_edit_through_the_socket_is_an_edit(tmp_path: Path) -> None:
         await tab.wait_for(lambda: tab.task_ends > ends)
         _, edited = kept_session(db)
         await tab.client.disconnect()
-    finally:
-        app.kill()
     assert edited.parent_id == first.id and edited.turns[0].text == "Bonjour, prenez votre temps."
     assert [t.speaker for t in edited.turns] == [Speaker.clinician, Speaker.patient]
 
@@ -96,15 +79,9 @@ async def test_an_edit_through_the_socket_is_an_edit(tmp_path: Path) -> None:
 async def test_a_reply_given_while_the_page_was_away_is_shown_when_it_comes_back(tmp_path: Path) -> None:
     """The page's socket drops for a moment while the patient answers (a network blip), then comes back to the same
     process: the reply it missed is sent again, with its buttons, once (agent/web/reconnect.py)."""
-    write_users_file(tmp_path / "users.toml", {"alice": Account("alice", "learner", hash_password("alice-pass-1"))})
     with running(serve_stub(tmp_path / "stub.log", "--latency", "patient_turn=3")) as stub:
-        app = LiveApp(tmp_path, llm=stub_env(stub, tmp_path / "data"))
-        db = app.data_dir / "alliance.db"
-        try:
-            await app.start()
-            token = await app.login("alice", "alice-pass-1")
-            tab = Tab()
-            await tab.open(app, token)
+        async with learner_tab(tmp_path, stub_env(stub, tmp_path / "data")) as (app, token, tab):
+            db = app.data_dir / "alliance.db"
             await tab.send("Bonjour Madame Bertrand, comment allez-vous ?")
             await wait_for_turns(db, 1)  # kept; the patient is thinking
             await tab.client.disconnect()  # the blip
@@ -115,8 +92,6 @@ async def test_a_reply_given_while_the_page_was_away_is_shown_when_it_comes_back
             await back.wait_for(lambda: any(_shows(data, reply) for _, data in back.events))
             await back.wait_for(lambda: any(e == "action" for e, _ in back.events))
             await back.client.disconnect()
-        finally:
-            app.kill()
     assert not any(_shows(data, reply) for _, data in tab.events)  # it had not reached the first socket
     shown = [data for _, data in back.events if _shows(data, reply)]
     assert len({data["id"] for data in shown}) == 1
