@@ -157,19 +157,11 @@ async def show_kept_turn(thread: ThreadDict, session: Session, author: str) -> s
     learner no longer sees). Write that message now and add it to the thread Chainlit is about to send to the
     page (the same dict: Chainlit sends it after `on_chat_resume`). Returns its id, or None if nothing was done."""
     last = session.turns[-1] if session.turns else None
-    steps = thread.get("steps")
-    if steps is None:
-        steps = thread["steps"] = []
-    shown = [step.get("output") for step in steps if step.get("type") == "user_message"]
+    shown = [step.get("output") for step in _steps(thread) if step.get("type") == "user_message"]
     if last is None or last.speaker is not Speaker.clinician or (shown and shown[-1] == last.text):
         return None
     message = cl.Message(content=last.text, author=author, type="user_message")
-    step = message.to_dict()
-    step["createdAt"] = step["start"] = step["end"] = last.created_at.isoformat()
-    layer = get_data_layer()  # type: ignore[no-untyped-call]
-    if layer is not None:
-        await layer.create_step(step)
-    steps.append(step)
+    await _write_step(thread, message, last)
     return message.id
 
 
@@ -179,24 +171,34 @@ async def show_kept_reply(thread: ThreadDict, session: Session, visit: VisitStat
     answered). Write the reply's message now and add it to the thread the page is about to receive. Its words
     only, as the learner saw them streamed; never the hidden state. True if it was written."""
     last = session.turns[-1] if session.turns else None
+    if last is None or last.speaker is not Speaker.patient or len(session.turns) < 2:
+        return False
+    steps = _steps(thread)
+    if any(
+        step.get("type") == "assistant_message" and clean_text(str(step.get("output") or "")) == last.text
+        for step in steps[_asked_at(steps, session.turns[-2], visit) + 1 :]
+    ):
+        return False
+    await _write_step(thread, cl.Message(content=last.text, author=patient), last)
+    return True
+
+
+def _steps(thread: ThreadDict) -> list[Any]:
+    """The thread's own list of steps (made if it has none): what Chainlit sends to the page after the resume."""
     steps = thread.get("steps")
     if steps is None:
         steps = thread["steps"] = []
-    if last is None or last.speaker is not Speaker.patient or len(session.turns) < 2:
-        return False
-    after = [step for step in steps[_asked_at(steps, session.turns[-2], visit) + 1 :]]
-    if any(
-        step.get("type") == "assistant_message" and clean_text(str(step.get("output") or "")) == last.text
-        for step in after
-    ):
-        return False
-    step = cl.Message(content=last.text, author=patient).to_dict()
-    step["createdAt"] = step["start"] = step["end"] = last.created_at.isoformat()
+    return steps
+
+
+async def _write_step(thread: ThreadDict, message: cl.Message, turn: Turn) -> None:
+    """Write `message` as the step of a kept `turn` (dated as the turn) and add it to the thread the page receives."""
+    step = message.to_dict()
+    step["createdAt"] = step["start"] = step["end"] = turn.created_at.isoformat()
     layer = get_data_layer()  # type: ignore[no-untyped-call]
     if layer is not None:
         await layer.create_step(step)
-    steps.append(step)
-    return True
+    _steps(thread).append(step)
 
 
 def _asked_at(steps: list[Any], asked: Turn, visit: VisitState) -> int:
