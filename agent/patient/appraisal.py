@@ -11,6 +11,9 @@ the doctor). So the patient's reaction is settled first, outside the model:
 2. A turn that ruptures picks, among the persona's rules whose move is withdrawal or confrontation, the one
    whose examples are closest in meaning; a turn that attunes picks among the rules whose move is repair or
    none. An ordinary turn, or a persona with no rule of that kind, is left to the model, as before.
+   A rule may instead ask for a form (`trigger: third_person`): the doctor speaks of the patient to someone
+   else in the room (`agent.patient.addressing`); unless the turn already ruptures by meaning, that form sets
+   it off whatever the words.
 3. The chosen rule fixes the hidden state's move, alliance (its shift added to where the alliance stood)
    and emotions; the model then writes the monologue and the reply from it (`patient_state.*.md`).
 
@@ -37,6 +40,7 @@ from numpy.typing import NDArray
 from agent.domain.session import AlliancePerception, Session
 from agent.domain.taxonomy import ALLIANCE_MAX, ALLIANCE_MIN, Emotion, Lang, Move, Speaker
 from agent.llm.embedding import Embedder, shared_embedder
+from agent.patient.addressing import pronouns_in, speaks_of_patient
 from agent.patient.guard import split_sentences
 from agent.persona.model import Persona, Reaction
 
@@ -46,6 +50,7 @@ BANK_VECTORS = DATA_DIR / "stance_bank.npz"  # the bank embedded once: `python -
 RUPTURING = "rupturing"
 ATTUNING = "attuning"
 NEUTRAL = "neutral"
+SPOKEN_OF = "third_person"  # not a vote: the turn speaks of the patient to someone else (`trigger: third_person`)
 _BANK_CLASSES = {"imposes": RUPTURING, "dismisses": RUPTURING, "attunes": ATTUNING, "neutral": NEUTRAL}
 RUPTURE_MOVES = (Move.withdrawal, Move.confrontation)
 _CLAUSE_BREAK = re.compile(r"\s*[:;]\s+")
@@ -64,7 +69,7 @@ class Appraisal:
 
     rule: Reaction
     index: int  # the rule's position in the persona's `reactions`
-    stance: str  # rupturing or attuning
+    stance: str  # rupturing, attuning or third_person
     share: float  # the vote share of the deciding clause
     alliance: AlliancePerception
     emotions: list[Emotion]
@@ -233,10 +238,19 @@ class Appraiser:
         """The rule the learner's last turn sets off, or None (no rules, ordinary talk, or no rule of that kind)."""
         if not self.rules or not session.turns or session.turns[-1].speaker is not Speaker.clinician:
             return None
-        stance, share, vectors = self.stance(session.turns[-1].text)
-        if stance == NEUTRAL:
+        text = session.turns[-1].text
+        stance, share, vectors = self.stance(text)
+        spoken_of = [i for i, rule in enumerate(self.rules) if rule.trigger == "third_person"]
+        pronouns = pronouns_in(e for i in spoken_of for e in self.rules[i].examples)
+        if stance != RUPTURING and spoken_of and speaks_of_patient(clauses(text), pronouns):
+            # Talked about, not to: the form decides, whatever the words' meaning (agent/patient/addressing.py).
+            candidates, share, stance = spoken_of, 1.0, SPOKEN_OF
+        elif stance == NEUTRAL:
             return None
-        candidates = [i for i, rule in enumerate(self.rules) if (rule.move in RUPTURE_MOVES) == (stance == RUPTURING)]
+        else:
+            candidates = [
+                i for i, rule in enumerate(self.rules) if (rule.move in RUPTURE_MOVES) == (stance == RUPTURING)
+            ]
         if not candidates:
             return None
         pool, _, owners = self.pool()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from agent.domain.language import guess_language
 from agent.domain.taxonomy import LANGS, Lang, Move
 from agent.i18n.catalog import t
+from agent.patient.addressing import pronouns_in
 from agent.patient.voice import voice_problems
 from agent.persona.loader import LoadedPersona, PersonaError, compose_nodes, line_of, read_persona_text
 
@@ -98,6 +99,8 @@ def lint_persona(loaded: LoadedPersona, lang: Lang = "en") -> list[LintWarning]:
         rupture = rule.move in (Move.withdrawal, Move.confrontation)
         if (rupture and rule.alliance.bond > 0) or (not rupture and rule.alliance.bond < 0):
             warn(("reactions", i, "alliance"), t("persona.lint.reaction_direction", lang, move=rule.move.value))
+        if rule.trigger == "third_person" and not pronouns_in(rule.examples):
+            warn(("reactions", i, "examples"), t("persona.lint.third_person_without_pronoun", lang))
 
     lang_in_name = loaded.id.rsplit(".", 1)[-1] if "." in loaded.id else None
     if lang_in_name in LANGS and lang_in_name != p.language:

@@ -157,6 +157,20 @@ class Reaction(_Strict):
             ["Trois mois, c'est non."],
         ),
     )
+    trigger: Literal["meaning", "third_person"] = Field(
+        "meaning",
+        **_doc(
+            "How the rule is set off: 'meaning' (the turn is close in meaning to the examples), or 'third_person' "
+            "(the doctor speaks of the patient as 'she' or 'he' to someone else in the room, a parent, a partner, "
+            "an interpreter, instead of to the patient; the examples still show it). Use 'third_person' only when "
+            "someone comes with the patient.",
+            "Comment la règle se déclenche : 'meaning' (le tour ressemble par le sens aux exemples), ou "
+            "'third_person' (le médecin parle de la personne en disant « elle » ou « il » à quelqu'un d'autre dans "
+            "la pièce, un parent, un conjoint, un interprète, au lieu de lui parler ; les exemples l'illustrent "
+            "quand même). N'utiliser 'third_person' que si quelqu'un accompagne la personne.",
+            "third_person",
+        ),
+    )
     move: Move = Field(
         **_doc(
             "What the patient does next: withdrawal, confrontation, repair or none.",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -225,6 +227,18 @@ def test_lint_flags_no_reaction_rules_and_a_rule_that_moves_the_bond_the_wrong_w
     }
     warnings = _lint(_persona_file(tmp_path, "backwards.en.yaml", {"reactions": [backwards]}))
     assert any("reactions.0.alliance" in w and "the wrong way" in w for w in warnings)
+    blind = {
+        "when": "The doctor asks her mother about her.",
+        "trigger": "third_person",
+        "examples": ["Mom, what are the mornings like?", "Mrs. Hayes, how long has this lasted?"],
+        "move": "withdrawal",
+        "alliance": {"bond": -1},
+    }
+    warnings = _lint(_persona_file(tmp_path, "blind.en.yaml", {"reactions": [blind]}))
+    assert any("reactions.0.examples" in w and "third_person rule" in w for w in warnings), warnings
+    seeing = {**blind, "examples": ["Mom, is she sleeping?", "How long has she been like this?"]}
+    warnings = _lint(_persona_file(tmp_path, "seeing.en.yaml", {"reactions": [seeing]}))
+    assert not any("third_person rule" in w for w in warnings), warnings
 
 
 def test_lint_flags_template_syntax_and_placeholders(tmp_path: Path) -> None:
@@ -413,3 +427,30 @@ async def test_probes_run_a_fixed_subset_per_persona_several_times_and_report_th
     low, high = report.spread()["a.fr"]
     assert 0.0 <= low <= report.pass_rates()["a.fr"] <= high <= 1.0
     assert "3 samples" in report.to_markdown()
+
+
+async def test_probes_run_two_at_once_keep_their_order_and_stop_at_the_budget(tmp_path: Path) -> None:
+    for name in ("a.fr.yaml", "b.fr.yaml"):
+        shutil.copy(PERSONAS_DIR / "bertrand.fr.yaml", tmp_path / name)
+    running = {"now": 0, "most": 0}
+
+    class Counting(ScriptedChatModel):
+        async def _astream(self, *args: Any, **kwargs: Any) -> Any:
+            running["now"] += 1
+            running["most"] = max(running["most"], running["now"])
+            try:
+                await asyncio.sleep(0)  # let the other probe start before this one answers
+                async for chunk in super()._astream(*args, **kwargs):
+                    yield chunk
+            finally:
+                running["now"] -= 1
+
+    backend = ChatBackend(Counting(), "fake", structured_mode="json_schema")
+    one = await run_probes(backend, Settings(personas_dir=tmp_path), per_persona=3)
+    assert running["most"] == 1
+    two = await run_probes(backend, Settings(personas_dir=tmp_path), per_persona=3, concurrency=2)
+    assert running["most"] == 2
+    assert [(r.persona, r.probe) for r in two.results] == [(r.persona, r.probe) for r in one.results]
+    assert len(two.results) == 6 and not two.skipped and all(r.error is None for r in two.results)
+    spent = await run_probes(backend, Settings(personas_dir=tmp_path), budget_s=1e-9, per_persona=3, concurrency=2)
+    assert spent.skipped == 6 and not spent.results

@@ -12,7 +12,7 @@ import yaml
 from langchain_core.messages import BaseMessage
 from numpy.typing import NDArray
 
-from agent.config import Settings
+from agent.config import REPO_ROOT, Settings
 from agent.domain.session import AlliancePerception, HiddenState, PatientLine, PatientTurnOutput, Session
 from agent.domain.taxonomy import Emotion, Move
 from agent.llm.backends import ChatBackend
@@ -27,6 +27,7 @@ from agent.patient.appraisal import (
     load_bank,
 )
 from agent.patient.engine import PatientEngine, _following
+from agent.persona.loader import load_persona
 from agent.persona.model import Persona, Reaction
 from tests.support.fakes import patient_json, sequence_responder
 from tests.support.visits import persona_fr  # noqa: F401  (fixture)
@@ -137,6 +138,48 @@ def test_an_attuning_turn_picks_an_attuning_rule_and_the_alliance_builds_on_the_
     assert react is not None and react.rule is APOLOGY and react.move is Move.repair
     assert (react.alliance.goals, react.alliance.tasks, react.alliance.bond) == (3, 3, 7)  # bond kept within 1-7
     assert react.emotions == [Emotion.anger]  # the rule names none: the last ones carry on
+
+
+TALKED_ABOUT = Reaction(
+    when="Le médecin parle d'elle à sa mère, à la troisième personne.",
+    trigger="third_person",
+    examples=["Hello, is she sleep?", "Does she sleep at home?"],
+    move=Move.withdrawal,
+    alliance={"bond": -2},
+)
+
+
+def test_a_third_person_rule_is_set_off_by_form_not_meaning(persona_fr: Persona, tmp_path: Path) -> None:  # noqa: F811
+    appraiser = _appraiser(persona_fr, tmp_path, REFUSAL, TALKED_ABOUT, APOLOGY)
+    # Ordinary words, said of her to someone else: the form decides.
+    react = appraiser.appraise(_session(persona_fr, "Thanks. Hello, how does she dose at home?"))
+    assert react is not None and react.rule is TALKED_ABOUT and react.stance == "third_person"
+    # An apology said to the mother about her is still said over her head.
+    react = appraiser.appraise(_session(persona_fr, "Sorry she has to worry about this."))
+    assert react is not None and react.rule is TALKED_ABOUT
+    # The same words said to her set off nothing; a turn that ruptures by meaning goes by meaning.
+    assert appraiser.appraise(_session(persona_fr, "Hello, how do you dose at home?")) is None
+    react = appraiser.appraise(_session(persona_fr, "She goes back monday, I refuse anything else."))
+    assert react is not None and react.rule is REFUSAL and react.stance == "rupturing"
+    # A persona without such a rule never reads turns this way.
+    assert _appraiser(persona_fr, tmp_path, REFUSAL).appraise(_session(persona_fr, "Does she dose?")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "talked_about"),
+    [
+        ("Mom, does she still see her friends on weekends?", True),
+        ("So how are her grades this term, Mrs. Hayes?", True),
+        ("Riley, do you still see your friends on weekends?", False),
+        ("Mrs. Hayes, would you give Riley and me a few minutes alone?", False),
+    ],
+)
+def test_the_real_hayes_rule_on_words_it_was_not_written_for(text: str, talked_about: bool) -> None:
+    hayes = load_persona(REPO_ROOT / "personas" / "hayes.en.yaml")
+    session = Session(persona_id="hayes.en", language="en", llm="test")
+    session.add_learner_turn(text)
+    react = Appraiser(hayes).appraise(session)
+    assert (react is not None and react.rule.trigger == "third_person") is talked_about
 
 
 def test_ordinary_talk_and_a_split_vote_set_off_nothing(persona_fr: Persona, tmp_path: Path) -> None:  # noqa: F811
