@@ -73,6 +73,7 @@ def build_parser(lang: Lang | None = None) -> argparse.ArgumentParser:
     probes.add_argument("--budget-s", type=float, default=None, help=h("cli.help.probes_budget"))
     probes.add_argument("--samples", type=int, default=1, help=h("cli.help.probes_samples"))
     probes.add_argument("--per-persona", type=int, default=None, help=h("cli.help.probes_per_persona"))
+    probes.add_argument("--concurrency", type=int, default=1, help=h("cli.help.probes_concurrency"))
 
     appraisal = sub.add_parser("appraisal", help=h("cli.help.appraisal"))
     appraisal.add_argument("--persona", nargs="*", help=h("cli.help.probes_persona"))

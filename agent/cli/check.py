@@ -16,7 +16,11 @@ from agent.llm.backends import build_backend
 
 def run_probes_command(args: argparse.Namespace, settings: Settings) -> int:
     backend = build_backend(settings, args.llm)
-    report = asyncio.run(run_probes(backend, settings, args.persona, args.budget_s, args.samples, args.per_persona))
+    report = asyncio.run(
+        run_probes(
+            backend, settings, args.persona, args.budget_s, args.samples, args.per_persona, max(1, args.concurrency)
+        )
+    )
     if args.report:
         write(report, Path(args.report), "probes")
     print(report.to_markdown())

@@ -14,6 +14,7 @@ and the replies that reached the learner with a leak (the goal is none).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -157,10 +158,14 @@ async def run_probe(persona: LoadedPersona, probe: Probe, backend: ChatBackend, 
     bonds: list[int] = []
     replies: list[str] = []
     slips = final = 0
+
+    async def shown(token: str) -> None:  # streamed as in the app, so a reply already shown is kept as there
+        return None
+
     try:
         for text in probe.turns:
             session.add_learner_turn(text)
-            result = await engine.respond(session)
+            result = await engine.respond(session, shown)
             hidden = result.output.hidden
             session.add_patient_turn(result.output.reply, hidden, result.guard)
             moves.append(hidden.intended_move.value)
@@ -194,24 +199,36 @@ async def run_probes(
     budget_s: float | None = None,
     samples: int = 1,
     per_persona: int | None = None,
+    concurrency: int = 1,
 ) -> ProbeReport:
     """Every probe of every persona (or the first `per_persona` of each: a fixed subset that covers every
-    patient), `samples` times, round robin over the personas so that a time budget still reaches them all."""
+    patient), `samples` times, round robin over the personas so that a time budget still reaches them all.
+    `concurrency` probes run at once (the embedded model decodes its two slots together); results keep the
+    round-robin order, and no probe starts once the budget is spent."""
     library = load_library(settings.personas_dir)
     queues = [
         [(persona, probe, sample) for sample in range(samples) for probe in load_probes(persona)[:per_persona]]
         for persona in library.personas.values()
         if not only or persona.id in only
     ]
+    order = [item for rank in zip_longest(*queues) for item in rank if item is not None]
     report = ProbeReport(backend.label)
     deadline = time.monotonic() + budget_s if budget_s else None
-    for persona, probe, sample in (item for rank in zip_longest(*queues) for item in rank if item is not None):
-        if deadline is not None and time.monotonic() > deadline:
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(persona: LoadedPersona, probe: Probe, sample: int) -> ProbeResult | None:
+        async with gate:
+            if deadline is not None and time.monotonic() > deadline:
+                return None
+            result = await run_probe(persona, probe, backend, settings)
+            result.sample = sample
+            return result
+
+    for result in await asyncio.gather(*(one(*item) for item in order)):
+        if result is None:
             report.skipped += 1
-            continue
-        result = await run_probe(persona, probe, backend, settings)
-        result.sample = sample
-        report.results.append(result)
+        else:
+            report.results.append(result)
     return report
 
 

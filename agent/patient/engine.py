@@ -10,6 +10,7 @@ latest hidden state (alliance and emotions) carries the continuity instead.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -156,12 +157,14 @@ class PatientEngine:
 
     async def _generate(
         self, messages: list[BaseMessage], on_token: TokenSink | None, react: Appraisal | None = None
-    ) -> tuple[str, str]:
-        """One generation: returns (full JSON text, text released to the learner)."""
+    ) -> tuple[str, str, bool]:
+        """One generation: returns (full JSON text, text released to the learner, whether it was cut at the token
+        limit: only the short form returns a cut answer, whose reply, written first, may be kept)."""
         watcher = FieldWatcher("reply")
         stream_guard: StreamGuard | None = None
         raw = ""
         released = ""
+        cut = False
         try:
             async for delta in stream_json(self.backend, messages, self.output_model, "patient_turn", self.max_tokens):
                 raw += delta
@@ -181,10 +184,11 @@ class PatientEngine:
                     released += safe
                     await on_token(safe)
         except openai.LengthFinishReasonError:
-            if not (self.short and released):
+            if not self.short:
                 raise
-            # The short form's reply was shown as it came and the model then rambled: keep what it wrote
-            # (`_salvaged`) rather than take back words the learner has read.
+            # The short form writes its reply first and the model then rambled in its thought: the caller keeps
+            # what the reply says (`_salvaged`) rather than take back words the learner has read.
+            cut = True
         except Exception as exc:
             if released:
                 raise StreamInterrupted(str(exc)) from exc
@@ -194,7 +198,7 @@ class PatientEngine:
             if tail:
                 released += tail
                 await on_token(tail)
-        return raw, released
+        return raw, released, cut
 
     async def respond(self, session: Session, on_token: TokenSink | None = None) -> PatientTurnResult:
         """Generate, check and (if needed) repair or regenerate the patient's next turn.
@@ -220,16 +224,21 @@ class PatientEngine:
             try:
                 async for retry in retrying(self.settings):
                     with retry:
-                        raw, released = await self._generate(prompt, sink, react)
+                        raw, released, cut = await self._generate(prompt, sink, react)
                         streamed = streamed or released
             except openai.LengthFinishReasonError:
                 # The model rambled past the token limit: a malformed answer, regenerate.
                 last_error = StructuredOutputError("the answer was cut at the token limit")
                 continue
             try:
+                if cut:
+                    raise StructuredOutputError("the answer was cut at the token limit")
                 output = self._completed(parse_output(raw, self.output_model), session, react)
             except StructuredOutputError as exc:
-                salvaged = _salvaged(raw) if self.short and streamed else None
+                # The short form keeps a reply already shown, or one the model finished before it rambled, or
+                # at the last try whatever whole sentences it wrote; otherwise it asks again.
+                keep = streamed or (cut and (_reply_closed(raw) or attempt == MAX_ATTEMPTS))
+                salvaged = _salvaged(raw) if self.short and keep else None
                 if salvaged is None:
                     last_error = exc
                     continue
@@ -302,6 +311,14 @@ def _salvaged(raw: str) -> PatientLine | None:
         reply=reply[: ended + 1] if ended > 0 else reply,
         inner_monologue=thought if isinstance(thought, str) and thought.strip() else "…",
     )
+
+
+_CLOSED_REPLY = re.compile(r'"reply"\s*:\s*"(?:[^"\\]|\\.)*"')
+
+
+def _reply_closed(raw: str) -> bool:
+    """Whether the answer's reply string was written to its closing quote."""
+    return _CLOSED_REPLY.search(raw) is not None
 
 
 def _partial_monologue(buffer: str) -> str:
