@@ -85,7 +85,7 @@ evalgate: venv
 # Time-boxed so CI stays within its budget; what was not run is reported as such.
 checks: venv model
 	$(VENV)/bin/alliance leaks --llm local --report reports/checks --budget-s 1200
-	$(VENV)/bin/alliance probes --llm local --report reports/checks --budget-s 600 --per-persona 2
+	$(VENV)/bin/alliance probes --llm local --report reports/checks --budget-s 600 --per-persona 2 --concurrency 2
 
 test: lint typecheck unit e2e evalgate checks
 
