@@ -2,7 +2,7 @@
 
 Small models slip into their training's voice ("Merci pour votre compréhension.", "How can I help you
 today?"), lose track of who is who (the patient speaks of "votre médecin" to the doctor, or repeats
-the doctor's own sentence as hers) or format like a chatbot (lists, headings, bold). `voice_problems`
+the doctor's own sentence as hers), format like a chatbot (lists, headings, bold) or loop on the same words. `voice_problems`
 names what is wrong with a reply; the engine regenerates such a reply with a reminder and, when the
 model keeps at it, drops the offending sentences (`strip_problems`), or falls back.
 
@@ -52,6 +52,11 @@ ROLE = re.compile(
 # Chatbot formatting: list items, headings, bold.
 FORMAT = re.compile(r"^\s*([-*•]\s|\d+[.)]\s|#{1,6}\s)|\*\*[^*]+\*\*", re.MULTILINE)
 ECHO_WORDS = 6  # a run of this many of the doctor's words, in order, is an echo, not an answer
+# A small model that loses its way says the same words over and over ("je ne peux pas parler de ça, je ne peux
+# pas réagir, je ne peux pas parler de ça…"). People repeat themselves too ("I don't know, I don't know"), so a
+# loop is a run of LOOP_WORDS words said three times, or of LOOP_LONG_WORDS words said twice.
+LOOP_WORDS = 4
+LOOP_LONG_WORDS = 7
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 
@@ -69,6 +74,19 @@ def echoes(reply: str, clinician: str, run: int = ECHO_WORDS) -> bool:
     grams = {tuple(theirs[i : i + run]) for i in range(len(theirs) - run + 1)}
     ours = _words(reply)
     return any(tuple(ours[i : i + run]) in grams for i in range(len(ours) - run + 1))
+
+
+def loops(reply: str) -> bool:
+    """Whether the reply goes round in circles (see LOOP_WORDS)."""
+    words = _words(reply)
+    for run, most in ((LOOP_WORDS, 2), (LOOP_LONG_WORDS, 1)):
+        seen: dict[tuple[str, ...], int] = {}
+        for i in range(len(words) - run + 1):
+            gram = tuple(words[i : i + run])
+            seen[gram] = seen.get(gram, 0) + 1
+            if seen[gram] > most:
+                return True
+    return False
 
 
 def greets_self(reply: str, own_name: str) -> bool:
@@ -93,6 +111,8 @@ def voice_problems(reply: str, clinician: str = "", own_name: str = "") -> list[
         problems.append("voice: chatbot formatting")
     if clinician and echoes(reply, clinician):
         problems.append("voice: repeats the doctor's words")
+    if loops(reply):
+        problems.append("voice: goes round in circles")
     return problems
 
 

@@ -14,7 +14,7 @@ from agent.domain.session import Session
 from agent.llm.backends import ChatBackend
 from agent.patient.engine import MAX_ATTEMPTS, PatientEngine
 from agent.patient.guard import fallback_reply
-from agent.patient.voice import echoes, strip_problems, voice_problems
+from agent.patient.voice import echoes, loops, strip_problems, voice_problems
 from agent.persona.model import Persona
 
 IMPOSING_FR = "Écoutez, votre scanner est normal. Vous devez retourner au travail lundi, je ne prolongerai pas l'arrêt."
@@ -76,6 +76,15 @@ def test_repeating_a_run_of_the_doctors_words_is_an_echo_and_a_short_echo_is_not
     assert echoes("Je vais devoir retourner au travail lundi, je ne prolongerai pas l'arrêt.", IMPOSING_FR)
     assert not echoes("Lundi ? Déjà ?", IMPOSING_FR)
     assert voice_problems("Vous devez retourner au travail lundi, je ne prolongerai pas.", IMPOSING_FR)
+
+
+def test_a_reply_that_goes_round_in_circles_is_caught_and_a_human_repeat_is_not() -> None:
+    looping = "Je ne peux pas parler de ça, je ne peux pas réagir, je ne peux pas parler de ça, je ne peux pas parler."
+    assert loops(looping) and "voice: goes round in circles" in voice_problems(looping)
+    assert loops("I just want it to stop hurting, okay? I just want it to stop hurting, that's all.")
+    assert not loops("I don't know. I don't know, doctor. Maybe.")  # a short run, said twice: people do that
+    assert not loops("Je suis fatiguée, je suis fatiguée tout le temps, vous comprenez.")
+    assert strip_problems(f"Non. {looping}") == "Non."
 
 
 def test_stripping_keeps_the_patients_own_sentences() -> None:
