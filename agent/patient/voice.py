@@ -89,12 +89,24 @@ def loops(reply: str) -> bool:
     return False
 
 
+_TITLES = r"(?:mme|madame|mlle|m\.|monsieur|mr\.?|mrs\.?|ms\.?|miss|dr\.?|docteure?)"
+
+
 def greets_self(reply: str, own_name: str) -> bool:
-    """The patient greeting someone by the patient's own name: the model took the doctor's part."""
-    if not own_name.strip():
+    """The patient greeting or calling someone by the patient's own name ("Bonjour Mme Bertrand", "I'm sorry you
+    feel unwell, Riley."): the model took the doctor's part. The name is the display name as written, or its
+    first word when it has no title (a relative shares the surname, with another title: "M. Roy" is not "Mme
+    Roy"). The name at the start of a sentence does not count ("Mme Bertrand, oui, c'est moi.")."""
+    words = own_name.split()
+    if not words:
         return False
-    greeting = r"^\W*(bonjour|bonsoir|salut|hello|hi|good (morning|afternoon|evening))\W+"
-    return re.search(greeting + re.escape(own_name.strip()), reply, re.IGNORECASE) is not None
+    names = [r"\s+".join(re.escape(w) for w in words)]
+    if not re.fullmatch(_TITLES, words[0], re.IGNORECASE):
+        names.append(re.escape(words[0]))
+    name = "(?:" + "|".join(names) + ")"
+    greeting = r"\b(?:bonjour|bonsoir|salut|hello|hi|hey|good (?:morning|afternoon|evening))\W+"
+    called = rf"{greeting}{name}\b|,\s*{name}\s*[.?!…]"
+    return re.search(called, reply, re.IGNORECASE) is not None
 
 
 def voice_problems(reply: str, clinician: str = "", own_name: str = "") -> list[str]:

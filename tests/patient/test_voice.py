@@ -14,7 +14,7 @@ from agent.domain.session import Session
 from agent.llm.backends import ChatBackend
 from agent.patient.engine import MAX_ATTEMPTS, PatientEngine
 from agent.patient.guard import fallback_reply
-from agent.patient.voice import echoes, loops, strip_problems, voice_problems
+from agent.patient.voice import echoes, greets_self, loops, strip_problems, voice_problems
 from agent.persona.model import Persona
 
 IMPOSING_FR = "Écoutez, votre scanner est normal. Vous devez retourner au travail lundi, je ne prolongerai pas l'arrêt."
@@ -85,6 +85,16 @@ def test_a_reply_that_goes_round_in_circles_is_caught_and_a_human_repeat_is_not(
     assert not loops("I don't know. I don't know, doctor. Maybe.")  # a short run, said twice: people do that
     assert not loops("Je suis fatiguée, je suis fatiguée tout le temps, vous comprenez.")
     assert strip_problems(f"Non. {looping}") == "Non."
+
+
+def test_the_patient_calling_someone_by_her_own_name_took_the_doctors_part() -> None:
+    """From the probes (2026-12-06): Riley Hayes greeting 'Riley' and consoling 'Riley' as her doctor would."""
+    assert greets_self("Hi Riley, how are you today?", "Riley Hayes")
+    assert greets_self("I'm sorry to hear you're feeling unwell, Riley.", "Riley Hayes")
+    assert greets_self("Merci d'être venue, Mme Bertrand.", "Mme Bertrand")
+    assert not greets_self("Riley. Just Riley.", "Riley Hayes")  # her name at the start: she says who she is
+    assert not greets_self("Je suis sa fille. C'est mon père, M. Roy.", "Mme Roy")  # a relative's own surname
+    assert not greets_self("Mom, seriously, stop, Mrs. Hayes is my mother.", "Riley Hayes")
 
 
 def test_stripping_keeps_the_patients_own_sentences() -> None:
