@@ -79,6 +79,13 @@ class Harness:
     backends: list[ChatBackend]
     db_path: Path
 
+    @property
+    def opening(self) -> ModuleType:
+        """agent.web.opening: the chat start and resume the handlers call (and what they build with)."""
+        import agent.web.opening
+
+        return agent.web.opening
+
     def served_files(self) -> str:
         return "".join(
             p.read_text(encoding="utf-8", errors="replace") for p in self.files_dir.rglob("*") if p.is_file()
@@ -107,9 +114,12 @@ async def harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncItera
     monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "test-secret-" + "h" * 48)
     import agent.llm.backends
     import agent.web.app as app
+    import agent.web.opening as opening
 
-    monkeypatch.setattr(app, "settings", Settings(_env_file=None))  # type: ignore[call-arg]
-    monkeypatch.setattr(app, "_backend", None)
+    fresh = Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setattr(app, "settings", fresh)
+    monkeypatch.setattr(opening, "settings", fresh)  # one object, as in the app
+    monkeypatch.setattr(opening, "_backend", None)
     # Chainlit builds its data layer once per process: a fresh one (on this test's file) per test.
     monkeypatch.setattr(chainlit.data, "_data_layer", None)
     monkeypatch.setattr(chainlit.data, "_data_layer_initialized", False)
@@ -122,7 +132,7 @@ async def harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncItera
         backends.append(backend)
         return backend
 
-    monkeypatch.setattr(app, "build_backend", build)
+    monkeypatch.setattr(opening, "build_backend", build)
     files_dir = tmp_path / "files"
     files_dir.mkdir()
     monkeypatch.setattr(chainlit.config, "FILES_DIRECTORY", files_dir)

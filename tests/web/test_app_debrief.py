@@ -85,7 +85,7 @@ async def test_try_again_from_here_branches_keeps_the_first_version_and_the_debr
         await app.on_end_visit(cl.Action(name="end_visit", payload={}))
         await app.on_skip_reading(cl.Action(name="skip_reading", payload={}))
         store = keeping.store()
-        stored = await store.read(cl.context.session.thread_id, app._requester())
+        stored = await store.read(cl.context.session.thread_id, harness.opening.current_requester())
 
     assert branched.parent_id == original.id and branched.branch_turn == 2
     assert [t.text for t in branched.turns[:2]] == [LEARNER, original.turns[1].text]

@@ -149,7 +149,7 @@ async def test_reply_streams_monitor_is_set_and_hidden_state_is_never_emitted(
 
 async def test_exam_level_sends_a_monitor_with_no_turns(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     app, socket = harness.app, harness.socket
-    monkeypatch.setattr(app, "build_evaluator", lambda kind, settings: FixedEvaluator())
+    monkeypatch.setattr(harness.opening, "build_evaluator", lambda kind, settings: FixedEvaluator())
     async with browser_tab(socket):
         await app.start()
         await app.on_message(cl.Message(content=LEARNER, author="User", type="user_message"))
@@ -259,7 +259,7 @@ async def test_every_turn_survives_a_restart_and_the_conversation_resumes_where_
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, socket = harness.app, harness.socket
-    monkeypatch.setattr(app, "build_evaluator", lambda kind, settings: FixedEvaluator())
+    monkeypatch.setattr(harness.opening, "build_evaluator", lambda kind, settings: FixedEvaluator())
     alice = await _learner()
 
     async with browser_tab(socket, user=alice) as tab:
@@ -286,7 +286,7 @@ async def test_every_turn_survives_a_restart_and_the_conversation_resumes_where_
     await close_data_layer()
     monkeypatch.setattr(chainlit.data, "_data_layer", None)
     monkeypatch.setattr(chainlit.data, "_data_layer_initialized", False)
-    monkeypatch.setattr(app, "_backend", None)
+    monkeypatch.setattr(harness.opening, "_backend", None)
     resumed_socket = FakeSocket()
     async with browser_tab(resumed_socket, user=alice, thread_id=thread_id) as tab:
         thread = await resume_thread(tab)  # Chainlit's own: checks the author, restores the user session
@@ -350,8 +350,8 @@ async def test_a_resumed_visit_whose_last_message_had_no_answer_is_answered_then
         thread = await resume_thread(tab)
         assert thread is not None
         await app.resume(thread)
-        await app._answer_unanswered()
-        await app._answer_unanswered()  # a second connect of the same page answers nothing more
+        await harness.opening.answer_unanswered()
+        await harness.opening.answer_unanswered()  # a second connect of the same page answers nothing more
         await _settle()
     notices = [m["output"] for m in socket.of("new_message") if m["output"] == t("ui.resume_unanswered", "fr")]
     assert len(notices) == 1
@@ -379,7 +379,7 @@ async def test_a_kept_turn_whose_message_chainlit_never_wrote_is_shown_again_the
         harness.backends[0].model.responder = broken_responder  # type: ignore[attr-defined]
         await _say(LEARNER)
     harness.backends[0].model.responder = marker_responder  # type: ignore[attr-defined]
-    monkeypatch.setattr(app, "LIVE", LiveVisits())  # another process: the visit is not open there
+    monkeypatch.setattr(harness.opening, "LIVE", LiveVisits())  # another process: the visit is not open there
     async with browser_tab(socket, user=alice, thread_id=thread_id) as tab:
         thread = await resume_thread(tab)
         assert thread is not None
@@ -388,7 +388,7 @@ async def test_a_kept_turn_whose_message_chainlit_never_wrote_is_shown_again_the
         await app.resume(thread)
         shown = [s for s in thread["steps"] if s["type"] == "user_message"]
         assert [s["output"] for s in shown] == [LEARNER]  # what the page will show
-        await app._answer_unanswered()
+        await harness.opening.answer_unanswered()
         await _settle()
     kept = await layer.get_thread(thread_id)
     assert kept is not None
@@ -407,14 +407,14 @@ async def test_a_kept_reply_whose_message_chainlit_never_wrote_is_shown_on_the_r
     alice, thread_id = await _visit(harness, LEARNER)
     kept = _kept_turns(harness.db_path)
     assert [t.speaker for t in kept] == [Speaker.clinician, Speaker.patient]
-    monkeypatch.setattr(app, "LIVE", LiveVisits())  # another process: the visit is not open there
+    monkeypatch.setattr(harness.opening, "LIVE", LiveVisits())  # another process: the visit is not open there
     async with browser_tab(harness.socket, user=alice, thread_id=thread_id) as tab:
         thread = await resume_thread(tab)
         assert thread is not None
         thread["steps"] = [s for s in thread["steps"] if s.get("output") != kept[1].text]  # as if never written
         tab.has_first_interaction = True
         await app.resume(thread)
-        await app._answer_unanswered()
+        await harness.opening.answer_unanswered()
         await _settle()
     replies = [s for s in thread["steps"] if s["type"] == "assistant_message" and s["output"] == kept[1].text]
     persona = load_persona(app.settings.personas_dir / f"{PROFILE}.yaml")
@@ -434,7 +434,7 @@ async def test_a_reply_the_page_shows_is_not_written_again_after_a_refused_messa
     app, layer = harness.app, await data_layer()
     alice, thread_id = await _visit(harness, LEARNER, "x" * (app.settings.max_message_chars + 1))  # refused: too long
     kept = _kept_turns(harness.db_path)
-    monkeypatch.setattr(app, "LIVE", LiveVisits())  # another process: the visit is not open there
+    monkeypatch.setattr(harness.opening, "LIVE", LiveVisits())  # another process: the visit is not open there
     async with browser_tab(harness.socket, user=alice, thread_id=thread_id) as tab:
         thread = await resume_thread(tab)
         assert thread is not None
@@ -501,7 +501,7 @@ async def test_a_first_message_its_dead_process_never_kept_is_kept_and_answered_
         thread = await resume_thread(tab)
         assert thread is not None and [s["output"] for s in thread["steps"]] == [LEARNER]
         await app.resume(thread)
-        await app._answer_unanswered()
+        await harness.opening.answer_unanswered()
         await _settle()
     assert t("ui.resume_missing", "fr") not in [m["output"] for m in socket.of("new_message")]
     kept = _kept_turns(harness.db_path)
@@ -516,7 +516,7 @@ async def test_a_first_message_its_dead_process_never_kept_is_kept_and_answered_
 async def test_local_mode_is_announced_at_chat_start(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, local: bool
 ) -> None:
-    monkeypatch.setattr(harness.app, "local_mode", local)
+    monkeypatch.setattr(harness.opening, "local_mode", local)
     async with browser_tab(harness.socket, language="en-US"):
         await harness.app.start()
     brief = [m["output"] for m in harness.socket.of("new_message") if m["output"].startswith("### Case brief")]

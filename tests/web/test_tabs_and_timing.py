@@ -120,12 +120,12 @@ async def test_10_a_second_process_on_the_same_thread_loses_no_turn(
     app = harness.app
     alice = await _alice()
     a_socket = FakeSocket()
-    monkeypatch.setattr(app, "LIVE", LiveVisits())  # process A
+    monkeypatch.setattr(harness.opening, "LIVE", LiveVisits())  # process A
     async with browser_tab(a_socket, user=alice) as a_tab:
         await app.start()
         await app.on_message(_user_message("A1"))
         await drain()
-        monkeypatch.setattr(app, "LIVE", LiveVisits())  # process B
+        monkeypatch.setattr(harness.opening, "LIVE", LiveVisits())  # process B
         async with browser_tab(FakeSocket(), user=alice, thread_id=a_tab.thread_id):
             await app.resume({"id": a_tab.thread_id})  # type: ignore[typeddict-item]
             await app.on_message(_user_message("B1"))
@@ -200,7 +200,7 @@ async def test_12_a_message_that_finds_no_visit_is_refused_visibly(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, socket = harness.app, harness.socket
-    monkeypatch.setattr(app, "OPENING_WAIT_S", 0.05)  # the start never comes
+    monkeypatch.setattr(harness.opening, "OPENING_WAIT_S", 0.05)  # the start never comes
     async with browser_tab(socket, user=await _alice()):
         await app.on_message(_user_message("Allô ?"))
     assert _said(socket, "ui.visit_not_open")
