@@ -69,8 +69,3 @@ class TabThreads:
                 )
             ).first()
         return PageRecord(str(row[0]), str(row[1])) if row is not None else None
-
-    async def thread_of(self, page_id: str, owner: str) -> str | None:
-        """The thread `owner`'s page `page_id` showed; None if unknown, too old, or another user's."""
-        record = await self.page(page_id)
-        return record.thread_id if record is not None and record.owner == owner else None

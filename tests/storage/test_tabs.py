@@ -37,13 +37,12 @@ async def tabs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     await engine.dispose()
 
 
-async def test_a_page_is_found_for_its_owner_only_and_a_later_record_replaces_it(tabs: TabThreads) -> None:
+async def test_a_page_record_names_its_thread_and_owner_and_a_later_record_replaces_it(tabs: TabThreads) -> None:
     await tabs.remember("page-1", THREAD, "alice")
-    assert await tabs.thread_of("page-1", "alice") == THREAD
-    assert await tabs.thread_of("page-1", "bob") is None  # another user's page id gives nothing
-    assert await tabs.thread_of("page-2", "alice") is None
+    assert await tabs.page("page-1") == PageRecord(THREAD, "alice")  # the caller compares the owner (failover)
+    assert await tabs.page("page-2") is None
     await tabs.remember("page-1", OTHER, "alice")  # the page went on to another thread
-    assert await tabs.thread_of("page-1", "alice") == OTHER
+    assert await tabs.page("page-1") == PageRecord(OTHER, "alice")
 
 
 async def test_records_older_than_the_keep_period_are_ignored_then_removed(tabs: TabThreads) -> None:
@@ -51,7 +50,7 @@ async def test_records_older_than_the_keep_period_are_ignored_then_removed(tabs:
     stale = (datetime.now(UTC) - KEEP * 2).isoformat()
     async with tabs.engine.begin() as conn:
         await conn.execute(text(f'UPDATE {TABS_TABLE} SET "updated_at" = :at'), {"at": stale})
-    assert await tabs.thread_of("old-page", "alice") is None
+    assert await tabs.page("old-page") is None
     await tabs.remember("new-page", OTHER, "alice")
     async with tabs.engine.connect() as conn:
         pages = [row[0] for row in (await conn.execute(text(f'SELECT "page_id" FROM {TABS_TABLE}'))).all()]
@@ -150,8 +149,7 @@ def test_a_message_a_resume_kept_is_recognised_when_it_reaches_on_message() -> N
 async def test_another_user_cannot_repoint_a_page_they_do_not_own(tabs: TabThreads) -> None:
     await tabs.remember("page-1", THREAD, "alice")
     await tabs.remember("page-1", OTHER, "bob")  # bob presents alice's page id
-    assert await tabs.thread_of("page-1", "alice") == THREAD
-    assert await tabs.thread_of("page-1", "bob") is None
+    assert await tabs.page("page-1") == PageRecord(THREAD, "alice")  # still alice's, still her thread
 
 
 def test_an_answered_turn_edited_to_the_same_words_is_an_edit_not_a_kept_message() -> None:
