@@ -74,6 +74,8 @@ def build_parser(lang: Lang | None = None) -> argparse.ArgumentParser:
     probes.add_argument("--samples", type=int, default=1, help=h("cli.help.probes_samples"))
     probes.add_argument("--per-persona", type=int, default=None, help=h("cli.help.probes_per_persona"))
     probes.add_argument("--concurrency", type=int, default=1, help=h("cli.help.probes_concurrency"))
+    probes.add_argument("--first-sample", type=int, default=0, help=h("cli.help.probes_first_sample"))
+    probes.add_argument("--merge", nargs="+", metavar="JSON", help=h("cli.help.probes_merge"))
 
     appraisal = sub.add_parser("appraisal", help=h("cli.help.appraisal"))
     appraisal.add_argument("--persona", nargs="*", help=h("cli.help.probes_persona"))

@@ -9,18 +9,32 @@ from pathlib import Path
 
 from agent.config import Settings
 from agent.eval.appraisal_check import load_thresholds, run_appraisal
-from agent.eval.probes import run_leaks, run_probes, write
+from agent.eval.probes import MergeError, merged, run_leaks, run_probes, write
 from agent.i18n.catalog import cli_lang, number, t
 from agent.llm.backends import build_backend
 
 
 def run_probes_command(args: argparse.Namespace, settings: Settings) -> int:
-    backend = build_backend(settings, args.llm)
-    report = asyncio.run(
-        run_probes(
-            backend, settings, args.persona, args.budget_s, args.samples, args.per_persona, max(1, args.concurrency)
+    if args.merge:  # reports of earlier runs added up; no model is loaded
+        try:
+            report = merged([Path(p) for p in args.merge])
+        except (MergeError, OSError, ValueError, KeyError, TypeError) as exc:
+            print(t("cli.error", cli_lang(), message=str(exc)), file=sys.stderr)
+            return 2
+    else:
+        backend = build_backend(settings, args.llm)
+        report = asyncio.run(
+            run_probes(
+                backend,
+                settings,
+                args.persona,
+                args.budget_s,
+                args.samples,
+                args.per_persona,
+                max(1, args.concurrency),
+                max(0, args.first_sample),
+            )
         )
-    )
     if args.report:
         write(report, Path(args.report), "probes")
     print(report.to_markdown())

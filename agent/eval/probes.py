@@ -200,14 +200,20 @@ async def run_probes(
     samples: int = 1,
     per_persona: int | None = None,
     concurrency: int = 1,
+    first_sample: int = 0,
 ) -> ProbeReport:
     """Every probe of every persona (or the first `per_persona` of each: a fixed subset that covers every
     patient), `samples` times, round robin over the personas so that a time budget still reaches them all.
     `concurrency` probes run at once (the embedded model decodes its two slots together); results keep the
-    round-robin order, and no probe starts once the budget is spent."""
+    round-robin order, and no probe starts once the budget is spent. `first_sample` numbers the samples from there
+    on, so that a later run adds samples to an earlier one (`merged`)."""
     library = load_library(settings.personas_dir)
     queues = [
-        [(persona, probe, sample) for sample in range(samples) for probe in load_probes(persona)[:per_persona]]
+        [
+            (persona, probe, sample)
+            for sample in range(first_sample, first_sample + samples)
+            for probe in load_probes(persona)[:per_persona]
+        ]
         for persona in library.personas.values()
         if not only or persona.id in only
     ]
@@ -229,6 +235,34 @@ async def run_probes(
             report.skipped += 1
         else:
             report.results.append(result)
+    return report
+
+
+class MergeError(ValueError):
+    """Probe reports that cannot be added up: another model, or the same sample of a probe twice."""
+
+
+def merged(paths: list[Path]) -> ProbeReport:
+    """Several probe reports (`probes.json`) as one: the runs of a long sampling split over several sittings
+    (`--first-sample`). Only reports of the same model are merged, and a (persona, probe, sample) run only once;
+    whoever merges them vouches that the patient's code did not change between them."""
+    report: ProbeReport | None = None
+    seen: set[tuple[str, str, int]] = set()
+    for path in paths:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        if report is None:
+            report = ProbeReport(str(payload["llm"]))
+        elif payload["llm"] != report.llm:
+            raise MergeError(f"{path}: model {payload['llm']}, not {report.llm}")
+        for item in payload["results"]:
+            result = ProbeResult(**item)
+            key = (result.persona, result.probe, result.sample)
+            if key in seen:
+                raise MergeError(f"{path}: {result.persona}/{result.probe} sample {result.sample} is already there")
+            seen.add(key)
+            report.results.append(result)
+    if report is None:
+        raise MergeError("no report to merge")
     return report
 
 

@@ -454,3 +454,31 @@ async def test_probes_run_two_at_once_keep_their_order_and_stop_at_the_budget(tm
     assert len(two.results) == 6 and not two.skipped and all(r.error is None for r in two.results)
     spent = await run_probes(backend, Settings(personas_dir=tmp_path), budget_s=1e-9, per_persona=3, concurrency=2)
     assert spent.skipped == 6 and not spent.results
+
+
+async def test_samples_run_in_two_sittings_add_up_and_a_run_is_never_counted_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.eval.probes import MergeError, merged, write
+
+    library = tmp_path / "personas"
+    library.mkdir()
+    shutil.copy(PERSONAS_DIR / "bertrand.fr.yaml", library / "a.fr.yaml")
+    backend = ChatBackend(ScriptedChatModel(), "fake", structured_mode="json_schema")
+    settings = Settings(personas_dir=library)
+    write(await run_probes(backend, settings, per_persona=2), tmp_path / "one", "probes")
+    write(await run_probes(backend, settings, per_persona=2, samples=2, first_sample=1), tmp_path / "two", "probes")
+    both = merged([tmp_path / "one" / "probes.json", tmp_path / "two" / "probes.json"])
+    assert sorted({r.sample for r in both.results}) == [0, 1, 2] and len(both.results) == 6
+    assert "3 samples" in both.to_markdown()
+    with pytest.raises(MergeError, match="already there"):
+        merged([tmp_path / "one" / "probes.json", tmp_path / "one" / "probes.json"])
+    other = json.loads((tmp_path / "two" / "probes.json").read_text(encoding="utf-8"))
+    (tmp_path / "other.json").write_text(json.dumps({**other, "llm": "local:another"}), encoding="utf-8")
+    with pytest.raises(MergeError, match="another"):
+        merged([tmp_path / "one" / "probes.json", tmp_path / "other.json"])
+    paths = [str(tmp_path / "one" / "probes.json"), str(tmp_path / "two" / "probes.json")]
+    assert main(["probes", "--merge", *paths, "--report", str(tmp_path / "all")]) == 0
+    assert "over 6 probe runs (3 samples)" in (tmp_path / "all" / "probes.md").read_text(encoding="utf-8")
+    assert main(["probes", "--merge", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
