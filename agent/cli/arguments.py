@@ -76,6 +76,7 @@ def build_parser(lang: Lang | None = None) -> argparse.ArgumentParser:
     probes.add_argument("--concurrency", type=int, default=1, help=h("cli.help.probes_concurrency"))
     probes.add_argument("--first-sample", type=int, default=0, help=h("cli.help.probes_first_sample"))
     probes.add_argument("--merge", nargs="+", metavar="JSON", help=h("cli.help.probes_merge"))
+    probes.add_argument("--skip-done", nargs="+", metavar="JSON", default=[], help=h("cli.help.probes_skip_done"))
 
     appraisal = sub.add_parser("appraisal", help=h("cli.help.appraisal"))
     appraisal.add_argument("--persona", nargs="*", help=h("cli.help.probes_persona"))

@@ -9,19 +9,20 @@ from pathlib import Path
 
 from agent.config import Settings
 from agent.eval.appraisal_check import load_thresholds, run_appraisal
-from agent.eval.probes import MergeError, merged, run_leaks, run_probes, write
+from agent.eval.probes import MergeError, merged, run_leaks, run_probes, runs_in, write
 from agent.i18n.catalog import cli_lang, number, t
 from agent.llm.backends import build_backend
 
 
 def run_probes_command(args: argparse.Namespace, settings: Settings) -> int:
-    if args.merge:  # reports of earlier runs added up; no model is loaded
-        try:
+    try:
+        if args.merge:  # reports of earlier runs added up; no model is loaded
             report = merged([Path(p) for p in args.merge])
-        except (MergeError, OSError, ValueError, KeyError, TypeError) as exc:
-            print(t("cli.error", cli_lang(), message=str(exc)), file=sys.stderr)
-            return 2
-    else:
+        done = runs_in([Path(p) for p in args.skip_done])
+    except (MergeError, OSError, ValueError, KeyError, TypeError) as exc:
+        print(t("cli.error", cli_lang(), message=str(exc)), file=sys.stderr)
+        return 2
+    if not args.merge:
         backend = build_backend(settings, args.llm)
         report = asyncio.run(
             run_probes(
@@ -33,6 +34,7 @@ def run_probes_command(args: argparse.Namespace, settings: Settings) -> int:
                 args.per_persona,
                 max(1, args.concurrency),
                 max(0, args.first_sample),
+                done,
             )
         )
     if args.report:

@@ -201,18 +201,21 @@ async def run_probes(
     per_persona: int | None = None,
     concurrency: int = 1,
     first_sample: int = 0,
+    done: set[tuple[str, str, int]] | None = None,
 ) -> ProbeReport:
     """Every probe of every persona (or the first `per_persona` of each: a fixed subset that covers every
     patient), `samples` times, round robin over the personas so that a time budget still reaches them all.
     `concurrency` probes run at once (the embedded model decodes its two slots together); results keep the
     round-robin order, and no probe starts once the budget is spent. `first_sample` numbers the samples from there
-    on, so that a later run adds samples to an earlier one (`merged`)."""
+    on, so that a later run adds samples to an earlier one (`merged`); runs in `done` (persona, probe, sample:
+    those of an earlier report) are left out, so that a later sitting finishes what a budget cut short."""
     library = load_library(settings.personas_dir)
     queues = [
         [
             (persona, probe, sample)
             for sample in range(first_sample, first_sample + samples)
             for probe in load_probes(persona)[:per_persona]
+            if (persona.id, probe.name, sample) not in (done or set())
         ]
         for persona in library.personas.values()
         if not only or persona.id in only
@@ -240,6 +243,11 @@ async def run_probes(
 
 class MergeError(ValueError):
     """Probe reports that cannot be added up: another model, or the same sample of a probe twice."""
+
+
+def runs_in(paths: list[Path]) -> set[tuple[str, str, int]]:
+    """The (persona, probe, sample) runs these reports hold."""
+    return {(r.persona, r.probe, r.sample) for r in merged(paths).results} if paths else set()
 
 
 def merged(paths: list[Path]) -> ProbeReport:

@@ -459,7 +459,7 @@ async def test_probes_run_two_at_once_keep_their_order_and_stop_at_the_budget(tm
 async def test_samples_run_in_two_sittings_add_up_and_a_run_is_never_counted_twice(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from agent.eval.probes import MergeError, merged, write
+    from agent.eval.probes import MergeError, merged, runs_in, write
 
     library = tmp_path / "personas"
     library.mkdir()
@@ -482,3 +482,11 @@ async def test_samples_run_in_two_sittings_add_up_and_a_run_is_never_counted_twi
     assert "over 6 probe runs (3 samples)" in (tmp_path / "all" / "probes.md").read_text(encoding="utf-8")
     assert main(["probes", "--merge", str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
+    # A sitting cut short is finished later: the runs already there are left out.
+    done = runs_in([tmp_path / "one" / "probes.json"])
+    rest = await run_probes(backend, settings, per_persona=3, done=done)
+    assert [(r.probe, r.sample) for r in rest.results] == [(load_probes_names(library)[2], 0)]
+
+
+def load_probes_names(library: Path) -> list[str]:
+    return [p.name for p in load_probes(load_library(library).personas["a.fr"])]
