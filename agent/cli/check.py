@@ -35,6 +35,7 @@ def run_probes_command(args: argparse.Namespace, settings: Settings) -> int:
                 max(1, args.concurrency),
                 max(0, args.first_sample),
                 done,
+                (lambda so_far: write(so_far, Path(args.report), "probes")) if args.report else None,
             )
         )
     if args.report:

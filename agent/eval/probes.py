@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
@@ -202,13 +203,15 @@ async def run_probes(
     concurrency: int = 1,
     first_sample: int = 0,
     done: set[tuple[str, str, int]] | None = None,
+    on_result: Callable[[ProbeReport], None] | None = None,
 ) -> ProbeReport:
     """Every probe of every persona (or the first `per_persona` of each: a fixed subset that covers every
     patient), `samples` times, round robin over the personas so that a time budget still reaches them all.
     `concurrency` probes run at once (the embedded model decodes its two slots together); results keep the
     round-robin order, and no probe starts once the budget is spent. `first_sample` numbers the samples from there
     on, so that a later run adds samples to an earlier one (`merged`); runs in `done` (persona, probe, sample:
-    those of an earlier report) are left out, so that a later sitting finishes what a budget cut short."""
+    those of an earlier report) are left out, so that a later sitting finishes what a budget cut short.
+    `on_result` sees the report so far after each run (the CLI writes it: a run stopped midway keeps its results)."""
     library = load_library(settings.personas_dir)
     queues = [
         [
@@ -225,19 +228,21 @@ async def run_probes(
     deadline = time.monotonic() + budget_s if budget_s else None
     gate = asyncio.Semaphore(max(1, concurrency))
 
-    async def one(persona: LoadedPersona, probe: Probe, sample: int) -> ProbeResult | None:
+    results: dict[int, ProbeResult] = {}
+
+    async def one(rank: int, persona: LoadedPersona, probe: Probe, sample: int) -> None:
         async with gate:
             if deadline is not None and time.monotonic() > deadline:
-                return None
+                report.skipped += 1
+                return
             result = await run_probe(persona, probe, backend, settings)
             result.sample = sample
-            return result
+            results[rank] = result
+            report.results = [results[r] for r in sorted(results)]  # the round-robin order, whatever finished first
+            if on_result is not None:
+                on_result(report)
 
-    for result in await asyncio.gather(*(one(*item) for item in order)):
-        if result is None:
-            report.skipped += 1
-        else:
-            report.results.append(result)
+    await asyncio.gather(*(one(rank, *item) for rank, item in enumerate(order)))
     return report
 
 

@@ -433,13 +433,18 @@ async def test_probes_run_two_at_once_keep_their_order_and_stop_at_the_budget(tm
     for name in ("a.fr.yaml", "b.fr.yaml"):
         shutil.copy(PERSONAS_DIR / "bertrand.fr.yaml", tmp_path / name)
     running = {"now": 0, "most": 0}
+    second = asyncio.Event()  # set once two answers are being written at the same time
+    wait_for_second = {"on": False}
 
     class Counting(ScriptedChatModel):
         async def _astream(self, *args: Any, **kwargs: Any) -> Any:
             running["now"] += 1
             running["most"] = max(running["most"], running["now"])
+            if running["now"] == 2:
+                second.set()
             try:
-                await asyncio.sleep(0)  # let the other probe start before this one answers
+                if wait_for_second["on"]:  # the first answer waits (bounded) for the second probe to start
+                    await asyncio.wait_for(second.wait(), timeout=60)
                 async for chunk in super()._astream(*args, **kwargs):
                     yield chunk
             finally:
@@ -448,8 +453,17 @@ async def test_probes_run_two_at_once_keep_their_order_and_stop_at_the_budget(tm
     backend = ChatBackend(Counting(), "fake", structured_mode="json_schema")
     one = await run_probes(backend, Settings(personas_dir=tmp_path), per_persona=3)
     assert running["most"] == 1
-    two = await run_probes(backend, Settings(personas_dir=tmp_path), per_persona=3, concurrency=2)
-    assert running["most"] == 2
+    wait_for_second["on"] = True
+    so_far: list[int] = []  # what the CLI writes after each run: a run stopped midway keeps its results
+    two = await run_probes(
+        backend,
+        Settings(personas_dir=tmp_path),
+        per_persona=3,
+        concurrency=2,
+        on_result=lambda r: so_far.append(len(r.results)),
+    )
+    assert running["most"] == 2 and second.is_set()
+    assert so_far == [1, 2, 3, 4, 5, 6]
     assert [(r.persona, r.probe) for r in two.results] == [(r.persona, r.probe) for r in one.results]
     assert len(two.results) == 6 and not two.skipped and all(r.error is None for r in two.results)
     spent = await run_probes(backend, Settings(personas_dir=tmp_path), budget_s=1e-9, per_persona=3, concurrency=2)
