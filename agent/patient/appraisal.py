@@ -156,6 +156,9 @@ class Appraiser:
         self._embedder = embedder
         self._bank_path = bank_path
         self._pool: tuple[NDArray[np.float32], list[str], list[int]] | None = None
+        # The rules set off by form, and the pronouns their examples use for the patient: read once, not per turn.
+        self._spoken_of = [i for i, rule in enumerate(self.rules) if rule.trigger == "third_person"]
+        self._pronouns = pronouns_in(e for i in self._spoken_of for e in self.rules[i].examples)
 
     @property
     def embedder(self) -> Embedder:
@@ -240,11 +243,9 @@ class Appraiser:
             return None
         text = session.turns[-1].text
         stance, share, vectors = self.stance(text)
-        spoken_of = [i for i, rule in enumerate(self.rules) if rule.trigger == "third_person"]
-        pronouns = pronouns_in(e for i in spoken_of for e in self.rules[i].examples)
-        if stance != RUPTURING and spoken_of and speaks_of_patient(clauses(text), pronouns):
+        if stance != RUPTURING and self._spoken_of and speaks_of_patient(clauses(text), self._pronouns):
             # Talked about, not to: the form decides, whatever the words' meaning (agent/patient/addressing.py).
-            candidates, share, stance = spoken_of, 1.0, SPOKEN_OF
+            candidates, share, stance = self._spoken_of, 1.0, SPOKEN_OF
         elif stance == NEUTRAL:
             return None
         else:
