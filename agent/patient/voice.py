@@ -129,6 +129,12 @@ def voice_problems(reply: str, clinician: str = "", own_name: str = "") -> list[
 
 
 def strip_problems(reply: str, clinician: str = "", own_name: str = "") -> str:
-    """The reply without its sentences that have a voice problem ("" when none is left)."""
-    kept = [s for s in _SENTENCE.split(reply.strip()) if s and not voice_problems(s, clinician, own_name)]
+    """The reply without its sentences that have a voice problem ("" when none is left). A sentence that would
+    make the reply kept so far go round in circles is dropped too: a loop can span two sentences that are each
+    fine alone ("… je ne peux pas accepter de l'ignorer. … Il semble inquiet, et je ne peux pas accepter de
+    l'ignorer.")."""
+    kept: list[str] = []
+    for sentence in _SENTENCE.split(reply.strip()):
+        if sentence and not voice_problems(sentence, clinician, own_name) and not loops(" ".join([*kept, sentence])):
+            kept.append(sentence)
     return " ".join(kept).strip()

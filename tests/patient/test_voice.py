@@ -87,6 +87,21 @@ def test_a_reply_that_goes_round_in_circles_is_caught_and_a_human_repeat_is_not(
     assert strip_problems(f"Non. {looping}") == "Non."
 
 
+def test_stripping_cuts_a_loop_that_spans_two_sentences_and_keeps_the_first_saying() -> None:
+    """From the probes (2026-12-06, Mme Roy): each sentence is fine alone; together they go round in circles."""
+    reply = (
+        "Bien sûr, je vous ai dit sur la défensive, mais je ne peux pas accepter de l'ignorer. J'ai besoin de "
+        "savoir pourquoi mon père est resté seul. Il semble être inquiet, et je ne peux pas accepter de l'ignorer."
+    )
+    assert loops(reply) and not any(loops(s) for s in reply.split(". "))
+    kept = strip_problems(reply)
+    assert kept == (
+        "Bien sûr, je vous ai dit sur la défensive, mais je ne peux pas accepter de l'ignorer. J'ai besoin de "
+        "savoir pourquoi mon père est resté seul."
+    )
+    assert not voice_problems(kept)
+
+
 def test_the_patient_calling_someone_by_her_own_name_took_the_doctors_part() -> None:
     """From the probes (2026-12-06): Riley Hayes greeting 'Riley' and consoling 'Riley' as her doctor would."""
     assert greets_self("Hi Riley, how are you today?", "Riley Hayes")
