@@ -8,10 +8,6 @@ in the database before it asks the patient, and lets go when the reply is kept. 
 (`LEASE`): a process that dies while answering holds nothing once its lease runs out, and one that is still
 answering renews it (`renew`) well before then.
 
-A claim also names the page (Chainlit's session id, the same across its socket's reconnects) whose turn is
-answered. Behind a balancer with sticky sessions a page moves to another process only when its own process is
-gone, so a process that receives that same page takes its claim over at once instead of waiting out the lease.
-
 Times are UTC ISO strings with microseconds (one width: they compare as text on SQLite and PostgreSQL).
 """
 
@@ -36,51 +32,30 @@ class AnswerClaims:
         self.engine = engine
         self._guard = guard or SchemaGuard(engine)  # the table is part of the schema (agent.storage.database)
 
-    async def claim(self, thread_id: str, holder: str, lease: timedelta = LEASE, page_id: str = "") -> bool:
-        """Claim `thread_id` for `holder`, answering the page `page_id`, until the lease runs out. True if it is
-        ours now: it was free, its lease had run out, `holder` held it already (renewed), or it was held for the
-        same page (the page moved here: its process is gone). One statement: two processes claiming at once
-        cannot both win."""
+    async def claim(self, thread_id: str, holder: str, lease: timedelta = LEASE) -> bool:
+        """Claim `thread_id` for `holder` until the lease runs out. True if it is ours now: it was free, its
+        lease had run out, or `holder` held it already (renewed). One statement: two processes claiming at
+        once cannot both win."""
         await self._guard.ensure()
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:
             won = (
                 await conn.execute(
                     text(
-                        f'INSERT INTO {CLAIMS_TABLE} ("thread_id", "holder", "page_id", "until") '
-                        "VALUES (:thread, :holder, :page, :until) "
-                        'ON CONFLICT ("thread_id") DO UPDATE SET "holder" = EXCLUDED."holder", '
-                        '"page_id" = EXCLUDED."page_id", "until" = EXCLUDED."until" '
+                        f'INSERT INTO {CLAIMS_TABLE} ("thread_id", "holder", "until") VALUES (:thread, :holder, :until) '
+                        'ON CONFLICT ("thread_id") DO UPDATE SET "holder" = EXCLUDED."holder", "until" = EXCLUDED."until" '
                         f'WHERE {CLAIMS_TABLE}."until" < :now OR {CLAIMS_TABLE}."holder" = EXCLUDED."holder" '
-                        f"""OR ({CLAIMS_TABLE}."page_id" = EXCLUDED."page_id" AND EXCLUDED."page_id" <> '') """
                         'RETURNING "holder"'
                     ),
-                    {
-                        "thread": thread_id,
-                        "holder": holder,
-                        "page": page_id,
-                        "until": _stamp(now + lease),
-                        "now": _stamp(now),
-                    },
+                    {"thread": thread_id, "holder": holder, "until": _stamp(now + lease), "now": _stamp(now)},
                 )
             ).first()
         return won is not None
 
     async def renew(self, thread_id: str, holder: str, lease: timedelta = LEASE) -> bool:
-        """Push `holder`'s lease on `thread_id` back; False if the claim is no longer `holder`'s (it ran out, or
-        its page moved, and another process took it)."""
-        await self._guard.ensure()
-        async with self.engine.begin() as conn:
-            kept = (
-                await conn.execute(
-                    text(
-                        f'UPDATE {CLAIMS_TABLE} SET "until" = :until WHERE "thread_id" = :thread AND "holder" = :holder '
-                        'RETURNING "holder"'
-                    ),
-                    {"thread": thread_id, "holder": holder, "until": _stamp(datetime.now(UTC) + lease)},
-                )
-            ).first()
-        return kept is not None
+        """Push `holder`'s lease on `thread_id` back; False if the claim is no longer `holder`'s (it ran out and
+        another process took it)."""
+        return await self.claim(thread_id, holder, lease)
 
     async def release(self, thread_id: str, holder: str) -> None:
         """Let go of `thread_id` if `holder` holds it (a claim taken over meanwhile is left to its new holder)."""

@@ -267,7 +267,6 @@ _CLAIMS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {CLAIMS_TABLE} (
     "thread_id" TEXT PRIMARY KEY,
     "holder" TEXT NOT NULL,
-    "page_id" TEXT NOT NULL DEFAULT '',
     "until" TEXT NOT NULL
 );
 """

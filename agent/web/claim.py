@@ -29,22 +29,22 @@ WAIT_AT_MOST_S = 600.0  # a claim renewed longer than this is a fault elsewhere:
 RENEW_S = LEASE.total_seconds() / 3
 
 
-async def _try(claims: AnswerClaims, thread_id: str, page_id: str) -> bool | None:
+async def _try(claims: AnswerClaims, thread_id: str) -> bool | None:
     """True: ours; False: another process's; None: the database did not answer."""
     try:
-        return await claims.claim(thread_id, HOLDER, page_id=page_id)
+        return await claims.claim(thread_id, HOLDER)
     except Exception:
         log.exception("thread %s: could not claim the visit before the turn", thread_id)
         return None
 
 
-async def _wait(claims: AnswerClaims, thread_id: str, page_id: str) -> bool:
+async def _wait(claims: AnswerClaims, thread_id: str) -> bool:
     """Wait for the other process's claim to end; True once ours, False if given up (see WAIT_AT_MOST_S)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_AT_MOST_S
     while loop.time() < deadline:
         await asyncio.sleep(POLL_S)
-        won = await _try(claims, thread_id, page_id)
+        won = await _try(claims, thread_id)
         if won is None:
             return False
         if won:
@@ -65,13 +65,12 @@ async def _keep_renewing(claims: AnswerClaims, thread_id: str) -> None:
 
 @contextlib.asynccontextmanager
 async def answering(live: LiveVisit) -> AsyncIterator[None]:
-    """Hold the visit's claim for the body (a learner turn of this tab's page), renewed while it runs and let go
-    after."""
-    claims, page_id = keeping.claims(), tab.page_id()
-    won = await _try(claims, live.thread_id, page_id) if claims is not None else None
+    """Hold the visit's claim for the body (a learner turn), renewed while it runs and let go after."""
+    claims = keeping.claims()
+    won = await _try(claims, live.thread_id) if claims is not None else None
     if claims is not None and won is False:
         await tab.say("ui.answering_elsewhere")
-        won = await _wait(claims, live.thread_id, page_id)
+        won = await _wait(claims, live.thread_id)
     if claims is None or not won:
         yield
         return

@@ -59,7 +59,7 @@ async def remember_page() -> None:
     if live is None or pages is None or cl.user_session.get("page_kept"):
         return
     try:
-        await pages.remember(tab.page_id(), live.thread_id, live.owner.identifier)
+        await pages.remember(cl.context.session.id, live.thread_id, live.owner.identifier)
     except Exception:  # only a failover is lost: the visit goes on, and the next save tries again
         log.exception("page of thread %s not recorded", live.thread_id)
         return

@@ -21,11 +21,6 @@ def lang() -> Lang:
     return ui_lang(getattr(cl.context.session, "language", None))
 
 
-def page_id() -> str:
-    """The page's own id: Chainlit's session id, which the page sends again each time its socket reconnects."""
-    return str(cl.context.session.id)
-
-
 def live() -> LiveVisit | None:
     """This tab's visit, shared with every other tab on the same thread in this process."""
     visit: LiveVisit | None = cl.user_session.get("live")

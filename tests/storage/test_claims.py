@@ -57,15 +57,3 @@ async def test_of_many_processes_claiming_at_once_exactly_one_wins(claims: Answe
     won = await asyncio.gather(*(claims.claim(THREAD, f"process-{n}") for n in range(8)))
     assert sum(won) == 1
     assert await claims.holder(THREAD) == f"process-{won.index(True)}"
-
-
-async def test_a_page_that_moved_to_another_process_takes_its_claim_over_at_once(claims: AnswerClaims) -> None:
-    """Its process is gone (a page moves only then, behind sticky sessions): no wait for the lease to run out. The
-    old holder, were it still alive, could no longer renew; another page still waits."""
-    assert await claims.claim(THREAD, "process-a", page_id="page-1")
-    assert not await claims.claim(THREAD, "process-c", page_id="page-2")  # the visit's other tab
-    assert not await claims.claim(THREAD, "process-c")  # no page named: no take-over
-    assert await claims.claim(THREAD, "process-b", page_id="page-1")
-    assert await claims.holder(THREAD) == "process-b"
-    assert not await claims.renew(THREAD, "process-a")
-    assert await claims.renew(THREAD, "process-b")
