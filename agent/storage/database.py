@@ -3,8 +3,7 @@
 One database holds Chainlit's tables (users, threads, steps, elements, feedbacks: what the learner saw;
 Chainlit does not create them, so we do) and our own: `alliance_sessions` (the full sessions, hidden
 states included; see `agent.storage.sessions`), the faculty's labels (`agent.storage.labels`) and which thread each open
-page shows (`agent.storage.tabs`), and which process is asking the patient for each visit's next reply
-(`agent.storage.claims`).
+page shows (`agent.storage.tabs`).
 SQLite by default (`DATA_DIR/alliance.db`); PostgreSQL when DATABASE_URL says so.
 """
 
@@ -30,7 +29,6 @@ LABELS_TABLE = "alliance_labels"
 CONSENSUS_TABLE = "alliance_consensus"
 TABS_TABLE = "alliance_tabs"
 LOGINS_TABLE = "alliance_logins"
-CLAIMS_TABLE = "alliance_claims"
 CHAINLIT_TABLES = ("users", "threads", "steps", "elements", "feedbacks")
 
 
@@ -261,23 +259,12 @@ CREATE TABLE IF NOT EXISTS {LOGINS_TABLE} (
 """
 
 
-# Which process is asking the patient for a visit's next reply, until when (`agent.storage.claims`). Not linked to
-# `threads` either: a visit's first turn is answered before Chainlit writes its thread.
-_CLAIMS_DDL = f"""
-CREATE TABLE IF NOT EXISTS {CLAIMS_TABLE} (
-    "thread_id" TEXT PRIMARY KEY,
-    "holder" TEXT NOT NULL,
-    "until" TEXT NOT NULL
-);
-"""
-
-
 def schema_statements(dialect: str) -> list[str]:
     """The DDL, one statement each, for `sqlite` or `postgresql`."""
     types = {"sqlite": _SQLITE, "postgresql": _POSTGRES}.get(dialect)
     if types is None:
         raise StorageError(f"no schema for the {dialect} database: use SQLite or PostgreSQL")
-    ddl = _CHAINLIT_DDL.format(t=types) + _SESSIONS_DDL + _LABELS_DDL + _TABS_DDL + _LOGINS_DDL + _CLAIMS_DDL
+    ddl = _CHAINLIT_DDL.format(t=types) + _SESSIONS_DDL + _LABELS_DDL + _TABS_DDL + _LOGINS_DDL
     return [statement.strip() for statement in ddl.split(";") if statement.strip()]
 
 

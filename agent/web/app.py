@@ -18,7 +18,7 @@ from agent.i18n.catalog import number, t, ui_lang
 from agent.llm import redaction
 from agent.persona.loader import load_library
 from agent.storage.sessions import database_url
-from agent.web import auth, claim, failover, keeping, opening, panel, reading, reconnect, replies, sockets, tab
+from agent.web import auth, failover, keeping, opening, panel, reading, reconnect, replies, sockets, tab
 from agent.web.closing import post_debrief
 from agent.web.datalayer import AllianceDataLayer
 from agent.web.live import LiveVisit
@@ -130,7 +130,7 @@ async def on_message(message: cl.Message) -> None:
     live = await _opened_visit()
     if live is None:
         return
-    async with live.turn_lock, claim.answering(live):  # one turn at a time, whichever tab (or process) sent it
+    async with live.turn_lock:  # one turn at a time, whichever tab sent it
         await _turn(live, message)
 
 

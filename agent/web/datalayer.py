@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import sessionmaker
 
 from agent.storage.access import Requester, Role, can_change, can_view
-from agent.storage.claims import AnswerClaims
 from agent.storage.logins import LoginGenerations
 from agent.storage.sessions import SchemaGuard, SessionStore, is_sqlite, make_engine
 from agent.storage.tabs import TabThreads
@@ -91,7 +90,6 @@ class AllianceDataLayer(SQLAlchemyDataLayer):
         self.sessions = SessionStore(self.engine, self.schema)
         self.logins = LoginGenerations(self.engine, self.schema)  # logouts, seen by every process on this database
         self.tabs = TabThreads(self.engine, self.schema)  # page → thread, so that any process can take a page over
-        self.claims = AnswerClaims(self.engine, self.schema)  # which process is asking the patient, per visit
         self.role_of = role_of
 
     async def ensure_schema(self) -> None:

@@ -7,7 +7,6 @@ import logging
 import chainlit as cl
 from chainlit.data import get_data_layer
 
-from agent.storage.claims import AnswerClaims
 from agent.storage.sessions import SessionStore
 from agent.storage.tabs import TabThreads
 from agent.web import tab
@@ -25,11 +24,6 @@ def store() -> SessionStore | None:
 def tabs() -> TabThreads | None:
     layer = get_data_layer()
     return layer.tabs if isinstance(layer, AllianceDataLayer) else None
-
-
-def claims() -> AnswerClaims | None:
-    layer = get_data_layer()
-    return layer.claims if isinstance(layer, AllianceDataLayer) else None
 
 
 async def save(learner_text: str | None = None, message_id: str | None = None) -> None:

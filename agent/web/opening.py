@@ -23,7 +23,7 @@ from agent.persona.loader import LoadedPersona, load_library
 from agent.storage.access import AccessDenied, Requester
 from agent.storage.sessions import StorageError, StoredSession
 from agent.storage.users import LOCAL_USER
-from agent.web import auth, claim, failover, keeping, panel, replies, tab
+from agent.web import auth, failover, keeping, panel, replies, tab
 from agent.web.live import LIVE, LiveVisit
 from agent.web.messages import case_brief, level_settings
 
@@ -205,10 +205,7 @@ async def answer_unanswered() -> None:
     if message_id is None or live is None:
         return
     cl.user_session.set("unanswered", None)
-    async with live.turn_lock, claim.answering(live):
-        if await keeping.sync(live) and live.conversation.unanswered() is None:  # answered by another process
-            await tab.say("ui.other_tab")
-            return
+    async with live.turn_lock:
         if live.conversation.unanswered() is None or live.visit.ended:  # answered meanwhile, or the visit is over
             return
         await tab.say("ui.resume_unanswered")

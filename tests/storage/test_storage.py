@@ -25,7 +25,7 @@ from sqlalchemy import inspect, text
 from agent.config import Settings
 from agent.domain.visit import VisitState
 from agent.storage.access import AccessDenied, Requester, Role
-from agent.storage.database import CLAIMS_TABLE, CONSENSUS_TABLE, LABELS_TABLE, LOGINS_TABLE, TABS_TABLE
+from agent.storage.database import CONSENSUS_TABLE, LABELS_TABLE, LOGINS_TABLE, TABS_TABLE
 from agent.storage.sessions import (
     CHAINLIT_TABLES,
     SESSIONS_TABLE,
@@ -44,15 +44,7 @@ ALICE = Requester("alice", "learner")
 BOB = Requester("bob", "learner")
 PROF = Requester("prof", "faculty")
 
-SCHEMA_TABLES = {
-    *CHAINLIT_TABLES,
-    SESSIONS_TABLE,
-    LABELS_TABLE,
-    CONSENSUS_TABLE,
-    TABS_TABLE,
-    LOGINS_TABLE,
-    CLAIMS_TABLE,
-}
+SCHEMA_TABLES = {*CHAINLIT_TABLES, SESSIONS_TABLE, LABELS_TABLE, CONSENSUS_TABLE, TABS_TABLE, LOGINS_TABLE}
 
 
 def sqlite_url(path: Path) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from agent.domain.events import AllianceEvent
 from agent.domain.session import AlliancePerception, HiddenState, Session
 from agent.domain.taxonomy import Emotion, EventKind, Move, RuptureType, Speaker
-from agent.storage.database import CLAIMS_TABLE, CONSENSUS_TABLE, LABELS_TABLE, LOGINS_TABLE, TABS_TABLE
+from agent.storage.database import CONSENSUS_TABLE, LABELS_TABLE, LOGINS_TABLE, TABS_TABLE
 from agent.storage.sessions import CHAINLIT_TABLES, SESSIONS_TABLE, make_engine
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
@@ -41,7 +41,6 @@ async def drop_tables(url: str) -> None:
                 SESSIONS_TABLE,
                 LOGINS_TABLE,
                 TABS_TABLE,
-                CLAIMS_TABLE,
                 "feedbacks",
                 "elements",
                 "steps",

@@ -24,11 +24,10 @@ from agent.domain.visit import VisitState
 from agent.i18n.catalog import t
 from agent.persona.loader import load_persona
 from agent.storage.sessions import SESSIONS_TABLE
-from agent.web import claim, reconnect
+from agent.web import reconnect
 from agent.web import tab as tab_state
 from agent.web.live import LiveVisits
 from tests.support.chainlit_harness import FakeSocket, Harness, browser_tab, data_layer, drain
-from tests.support.storage import make_rich_session
 from tests.support.web_client import Web, make_session
 
 pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'chat_profiles' was never awaited:RuntimeWarning")
@@ -137,73 +136,6 @@ async def test_10_a_second_process_on_the_same_thread_loses_no_turn(
     session, _ = _kept(harness)
     assert [turn.text for turn in session.turns[::2]] == ["A1", "B1", "A2"]
     assert _said(a_socket, "ui.other_tab"), "the tab that was behind is told why its screen lacks turns"
-
-
-async def _another_process_answers(monkeypatch: pytest.MonkeyPatch, harness: Harness) -> None:
-    """From here on, this test's tabs are served by process B; process A holds the visit's claim (it is asking
-    the patient). Process B looks again every 10 ms."""
-    monkeypatch.setattr(harness.opening, "LIVE", LiveVisits())
-    monkeypatch.setattr(claim, "HOLDER", "process-b")
-    monkeypatch.setattr(claim, "POLL_S", 0.01)
-
-
-async def test_10_a_turn_sent_while_another_process_answers_waits_for_that_reply(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Two devices on two processes: B's turn starts only once A's reply is kept, from what A kept."""
-    app = harness.app
-    alice = await _alice()
-    async with browser_tab(FakeSocket(), user=alice) as a_tab:
-        await app.start()
-        await app.on_message(_user_message("A1"))
-        await drain()
-    claims = (await data_layer()).claims
-    assert await claims.claim(str(a_tab.thread_id), "process-a")
-    await _another_process_answers(monkeypatch, harness)
-    b_socket = FakeSocket()
-    async with browser_tab(b_socket, user=alice, thread_id=a_tab.thread_id):
-        await app.resume({"id": a_tab.thread_id})  # type: ignore[typeddict-item]
-        turn = asyncio.create_task(app.on_message(_user_message("B1")))
-        await _until(lambda: bool(_said(b_socket, "ui.answering_elsewhere")), "the notice that B waits")
-        assert not turn.done() and len(_kept(harness)[0].turns) == 2, "B neither kept nor answered its turn yet"
-        await claims.release(str(a_tab.thread_id), "process-a")  # A's reply is kept
-        await asyncio.wait_for(turn, timeout=WAIT_S)
-        await drain()
-    session, _ = _kept(harness)
-    assert [turn.text for turn in session.turns[::2]] == ["A1", "B1"] and len(session.turns) == 4
-    assert await claims.holder(str(a_tab.thread_id)) is None, "B let go of the visit after its turn"
-
-
-async def test_10_a_page_resumed_while_another_process_answers_does_not_answer_that_turn_again(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A second device opens the visit while process A is still asking the patient: B sees the learner's turn
-    unanswered, but waits for A's claim instead of answering it a second time."""
-    app = harness.app
-    alice = await _alice()
-    async with browser_tab(FakeSocket(), user=alice) as a_tab:
-        await app.start()
-        harness.backends[0].model.responder = lambda messages: "{"  # type: ignore[attr-defined]
-        await app.on_message(_user_message("A1"))  # kept; A's patient has not answered it yet
-        await drain()
-    thread_id = str(a_tab.thread_id)
-    claims = (await data_layer()).claims
-    assert await claims.claim(thread_id, "process-a")
-    await _another_process_answers(monkeypatch, harness)
-    b_socket = FakeSocket()
-    async with browser_tab(b_socket, user=alice, thread_id=thread_id):
-        await app.resume({"id": thread_id})  # type: ignore[typeddict-item]
-        answering = asyncio.create_task(harness.opening.answer_unanswered())
-        await _until(lambda: bool(_said(b_socket, "ui.answering_elsewhere")), "the notice that B waits")
-        session, _ = _kept(harness)  # A's patient answers and A keeps the reply, then lets go
-        session.add_patient_turn("Réponse de A.", make_rich_session(1).turns[1].hidden)  # type: ignore[arg-type]
-        with sqlite3.connect(harness.db_path) as conn:
-            conn.execute(f"UPDATE {SESSIONS_TABLE} SET session_json = ?, version = version + 1", (session.to_json(),))
-        await claims.release(thread_id, "process-a")
-        await asyncio.wait_for(answering, timeout=WAIT_S)
-    kept, _ = _kept(harness)
-    assert [turn.text for turn in kept.turns] == ["A1", "Réponse de A."], "the turn is answered once, by A"
-    assert _said(b_socket, "ui.other_tab") and not _said(b_socket, "ui.resume_unanswered")
 
 
 async def test_11_a_visit_ended_in_one_tab_stays_ended_in_the_other(harness: Harness) -> None:
