@@ -179,6 +179,8 @@ class Learner:
 
     async def _event(self, event: str, data: Any = None) -> None:
         name = data.get("name") if isinstance(data, dict) else None
+        if name == "Alliance" and isinstance(data, dict):  # the app's own notice: which one
+            name = f"Alliance[{str(data.get('output') or '')[:48]}]"
         self.trace.append(f"{event}:{name}" if name else event)
         if event == "first_interaction" and isinstance(data, dict):
             self._thread(str(data.get("thread_id") or ""))
