@@ -11,8 +11,7 @@ Each learner logs in through the balancer (which pins the page to one process by
 says `--turns` lines with pauses. Once `--kill-at` of all turns are answered, the app process serving the most
 pages is killed (SIGKILL: no shutdown hook runs). Its pages reconnect through the balancer, as Chainlit's page
 does, with the same page id; another process resumes the visit from PostgreSQL (`agent.web.failover`) and answers
-a turn that was kept but not answered. A line that vanished from the resumed page (the process died before
-anything kept it) is sent again, as a learner would; those are counted.
+a turn kept but not answered. A line gone from the resumed page (nothing kept it) is sent again, and counted.
 
 At the end every kept session is read back: a turn is lost when a line a learner sent is not a kept learner turn;
 unanswered when no patient turn follows it. Exit status 1 if any turn was lost or left unanswered. A page showing no
@@ -179,9 +178,8 @@ class Learner:
 
     async def _event(self, event: str, data: Any = None) -> None:
         name = data.get("name") if isinstance(data, dict) else None
-        if name == "Alliance" and isinstance(data, dict):  # the app's own notice: which one
-            name = f"Alliance[{str(data.get('output') or '')[:48]}]"
-        self.trace.append(f"{event}:{name}" if name else event)
+        said = f"[{str(data.get('output') or '')[:48]}]" if name == "Alliance" else ""  # which notice of the app's
+        self.trace.append(f"{event}:{name}{said}" if name else event)
         if event == "first_interaction" and isinstance(data, dict):
             self._thread(str(data.get("thread_id") or ""))
         elif event == "new_message" and isinstance(data, dict) and data.get("name") == "on_chat_start":
